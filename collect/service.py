@@ -1,0 +1,220 @@
+"""Ingestion service: validate, normalise, resolve identities and store a batch of events.
+
+Good events in a batch are stored even when others are rejected; the result says which
+were rejected and why. No web framework here: HTTP routes, the CLI importer and the demo
+loader all call `IngestService.ingest`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from collect.events import EventError, NormalizedEvent, Normalizer
+from collect.resolution import Planner, ProfileState, Snapshot, identifier_key
+from collect.rules import IdentityRules
+from collect.settings import CollectSettings
+from graph.identity import BatchWrite, IdentifierRow, IdentityRepository, StoredProfile, TRAIT_PREFIX, to_property
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why one event of a batch was refused."""
+
+    index: int
+    code: str
+    message: str
+    field: str | None
+
+
+@dataclass
+class IngestResult:
+    """Outcome of one ingest call."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+    merges: int = 0
+    conflicts: int = 0
+    new_profiles: int = 0
+    profiles: dict[int, str] = field(default_factory=dict)  # event index -> profile id
+
+
+def _json(value: Any) -> str | None:
+    if not value:
+        return None
+    return orjson.dumps(value, default=str).decode()
+
+
+def _interaction_props(workspace: str, source: str, ev: NormalizedEvent) -> dict[str, Any]:
+    ctx = ev.context
+    campaign = ctx.get("campaign") if isinstance(ctx.get("campaign"), dict) else {}
+    page = ctx.get("page") if isinstance(ctx.get("page"), dict) else {}
+    props = {
+        "workspace": workspace,
+        "message_id": ev.message_id,
+        "type": ev.type,
+        "event": ev.event,
+        "ts": ev.ts,
+        "received_at": ev.received_at,
+        "source": source,
+        "channel": ev.channel,
+        "ident": identifier_key(workspace, *ev.ident),
+        "properties": _json(ev.properties),
+        "context": _json(ctx),
+        "utm_source": campaign.get("source"),
+        "utm_medium": campaign.get("medium"),
+        "utm_campaign": campaign.get("name"),
+        "page_url": page.get("url"),
+        "referrer": page.get("referrer"),
+        "order_id": ev.order_id,
+        "revenue": ev.revenue,
+        "currency": ev.currency,
+        "store_id": ev.store_id,
+        "group_id": ev.group_id,
+    }
+    return {k: v for k, v in props.items() if v is not None}
+
+
+class IngestService:
+    """Turns raw Segment-spec events into graph writes."""
+
+    def __init__(self, *, repo: IdentityRepository, settings: CollectSettings, rules: IdentityRules) -> None:
+        self.repo = repo
+        self.settings = settings
+        self.rules = rules
+        self.normalizer = Normalizer(
+            rules=rules, default_region=settings.default_region,
+            max_future_s=settings.max_future_skew_seconds,
+        )
+
+    def validate(
+        self, raw_events: list[Any], *, received_at: datetime, sent_at: datetime | None = None,
+        forced_type: str | None = None,
+    ) -> tuple[list[tuple[int, NormalizedEvent]], IngestResult]:
+        """Normalise every event; collect rejections (size, type, identity) by index."""
+        result = IngestResult(received=len(raw_events))
+        accepted: list[tuple[int, NormalizedEvent]] = []
+        seen: set[str] = set()
+        for i, raw in enumerate(raw_events):
+            try:
+                size = len(orjson.dumps(raw))
+            except TypeError:
+                size = len(json.dumps(raw, default=str))
+            if size > self.settings.max_event_bytes:
+                result.rejected.append(Rejection(
+                    i, "event_too_large",
+                    f"event is {size} bytes; the limit is {self.settings.max_event_bytes} bytes (32 KB)", None))
+                continue
+            try:
+                ev = self.normalizer.normalize(raw, received_at=received_at, sent_at_batch=sent_at,
+                                               forced_type=forced_type)
+            except EventError as exc:
+                result.rejected.append(Rejection(i, exc.code, exc.message, exc.field))
+                continue
+            result.warnings.extend((i, w) for w in ev.warnings)
+            if ev.message_id in seen:
+                result.duplicates += 1
+                continue
+            seen.add(ev.message_id)
+            accepted.append((i, ev))
+        return accepted, result
+
+    def ingest(
+        self, raw_events: list[Any], *, workspace: str, source: str, received_at: datetime | None = None,
+        sent_at: datetime | None = None, forced_type: str | None = None,
+    ) -> IngestResult:
+        """Validate and store a batch; good events are stored even if others are rejected."""
+        received_at = received_at or datetime.now(UTC)
+        accepted, result = self.validate(
+            raw_events, received_at=received_at, sent_at=sent_at, forced_type=forced_type)
+        if not accepted:
+            return result
+        self.store(accepted, result, workspace=workspace, source=source)
+        return result
+
+    def store(
+        self, accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, *, workspace: str, source: str
+    ) -> None:
+        """Resolve identities and write accepted events in one transaction."""
+        events = [ev for _, ev in accepted]
+        alias_keys = [identifier_key(workspace, "user_id", ev.previous_id) for ev in events if ev.previous_id]
+        existing_users = self.repo.existing_keys(alias_keys)
+        idents: dict[str, IdentifierRow] = {}
+        for ev in events:
+            pairs = list(ev.identifiers)
+            if ev.previous_id:
+                k = identifier_key(workspace, "user_id", ev.previous_id)
+                pairs.append(("user_id" if k in existing_users else "anonymous_id", ev.previous_id))
+            for kind, value in pairs:
+                key = identifier_key(workspace, kind, value)
+                if key not in idents:
+                    idents[key] = IdentifierRow(key, kind, value, ev.ts)
+        planner = Planner(rules=self.rules, workspace=workspace, source_id=source)
+        landing: list[str] = []
+
+        def plan(owner: dict[str, str | None], stored: dict[str, StoredProfile]) -> BatchWrite:
+            states = {
+                pid: ProfileState(id=pid, limited={k: set(v) for k, v in p.limited.items()},
+                                  traits=dict(p.traits), meta=dict(p.meta), first_seen=p.first_seen)
+                for pid, p in stored.items()
+            }
+            out = planner.plan(events, Snapshot(owner=owner, profiles=states))
+            landing[:] = out.landing
+            last_seen: dict[str, datetime] = {}
+            for ev, pid in zip(events, out.landing, strict=True):
+                if pid not in last_seen or ev.ts > last_seen[pid]:
+                    last_seen[pid] = ev.ts
+            dirty = {p.id: p for p in out.trait_writes}
+            updates = []
+            for pid in set(dirty) | set(last_seen):
+                p = dirty.get(pid)
+                updates.append({
+                    "id": pid,
+                    "props": {TRAIT_PREFIX + k: to_property(v) for k, v in p.traits.items()} if p else {},
+                    "meta": json.dumps(p.meta, ensure_ascii=False) if p else None,
+                    "first_seen": p.first_seen if p else None,
+                    "last_seen": last_seen.get(pid),
+                })
+            return BatchWrite(
+                new_profiles=[{"id": p.id, "first_seen": p.first_seen} for p in out.new_profiles],
+                links=[{"key": k, "profile": p, "message_id": m} for k, p, m in out.links],
+                merges=[{
+                    "merge_id": m.merge_id, "loser": m.loser, "winner": m.winner, "root": m.root,
+                    "rule": m.rule, "message_id": m.message_id, "at": m.at, "loser_traits": m.loser_traits,
+                } for m in out.merges],
+                interactions=[{
+                    "key": f"{workspace}|{ev.message_id}",
+                    "profile": pid,
+                    "props": _interaction_props(workspace, source, ev),
+                    "items": [{
+                        "key": f"{workspace}|{li.product_id}", "product_id": li.product_id,
+                        "name": li.name, "category": li.category, "price": li.price, "quantity": li.quantity,
+                    } for li in ev.line_items],
+                } for ev, pid in zip(events, out.landing, strict=True)],
+                profile_updates=updates,
+                conflicts=[{
+                    "message_id": c.message_id, "rule": c.rule, "identifier": c.identifier,
+                    "profiles": list(c.profiles), "reason": c.reason, "at": c.at,
+                } for c in out.conflicts],
+            )
+
+        outcome = self.repo.write_batch(
+            workspace=workspace, source=source, identifiers=list(idents.values()),
+            limited_types=self.rules.limited_types, plan=plan,
+        )
+        for (i, ev), pid in zip(accepted, landing, strict=True):
+            result.profiles[i] = pid
+            if f"{workspace}|{ev.message_id}" in outcome.created_keys:
+                result.stored += 1
+            else:
+                result.duplicates += 1
+        result.merges += outcome.merges
+        result.conflicts += outcome.conflicts
+        result.new_profiles += outcome.new_profiles

@@ -1,0 +1,64 @@
+"""Write keys: creation, hashing and cached lookup. A write key can only ingest."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from graph.sources import SourceRecord, SourceRepository
+
+KEY_PREFIX = "vwk_"
+_CACHE_TTL_S = 30.0
+
+
+def hash_key(key: str) -> str:
+    """SHA-256 of a write key (keys are 256-bit random, so a fast hash is enough)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSource:
+    """A created source and its write key (shown once)."""
+
+    source: SourceRecord
+    write_key: str
+
+
+class SourceService:
+    """Creates sources and authenticates write keys, with a short positive/negative cache."""
+
+    def __init__(self, repo: SourceRepository) -> None:
+        self.repo = repo
+        self._cache: dict[str, tuple[float, SourceRecord | None]] = {}
+        self._lock = threading.Lock()
+
+    def create(self, *, workspace: str, name: str, kind: str = "http", write_key: str | None = None) -> NewSource:
+        """Create a source in a workspace and return its write key."""
+        key = write_key or KEY_PREFIX + secrets.token_urlsafe(32)
+        source_id = f"src_{uuid.uuid4().hex[:16]}"
+        self.repo.create_source(
+            source_id=source_id, workspace=workspace, name=name, kind=kind,
+            key_hash=hash_key(key), key_prefix=key[:8],
+        )
+        return NewSource(SourceRecord(source_id, workspace, name, kind, False, key[:8]), key)
+
+    def authenticate(self, write_key: str) -> SourceRecord | None:
+        """The enabled source for this write key, or None."""
+        h = hash_key(write_key)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(h)
+        if hit and now - hit[0] < _CACHE_TTL_S:
+            return hit[1]
+        source = self.repo.get_by_key_hash(h)
+        if source is not None and source.disabled:
+            source = None
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[h] = (now, source)
+        return source

@@ -1,0 +1,29 @@
+"""Driver lifecycle: one neo4j.Driver per process, created from Neo4jSettings."""
+
+from __future__ import annotations
+
+import neo4j
+
+from graph.settings import Neo4jSettings
+
+
+def create_driver(settings: Neo4jSettings) -> neo4j.Driver:
+    """Open a driver for the configured server (does not connect yet)."""
+    return neo4j.GraphDatabase.driver(
+        settings.uri,
+        auth=(settings.user, settings.password),
+        max_connection_pool_size=settings.max_pool_size,
+        user_agent="veil/0.1",
+        notifications_min_severity="OFF",
+    )
+
+
+def ping(driver: neo4j.Driver, *, database: str) -> bool:
+    """True when the server answers a trivial read."""
+    try:
+        records, _, _ = driver.execute_query(
+            "RETURN 1 AS ok", database_=database, routing_=neo4j.RoutingControl.READ
+        )
+    except Exception:  # noqa: BLE001 - any failure means not reachable
+        return False
+    return bool(records and records[0]["ok"] == 1)

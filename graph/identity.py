@@ -1,0 +1,162 @@
+"""Identity graph repository: one write transaction per ingested batch.
+
+Locks the batch's identifiers (and then their profiles), builds a Snapshot, lets the planner
+decide, and writes the plan with a handful of UNWIND statements. Transient errors (deadlocks
+between concurrent batches) are retried by the driver's managed transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import neo4j
+
+from graph import identity_cypher as q
+
+TRAIT_PREFIX = "trait."
+
+
+@dataclass(frozen=True)
+class IdentifierRow:
+    """An identifier an event carries."""
+
+    key: str
+    type: str
+    value: str
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    """A profile as read under lock."""
+
+    id: str
+    first_seen: datetime | None
+    limited: dict[str, set[str]]
+    traits: dict[str, Any]
+    meta: dict[str, list[Any]]
+
+
+@dataclass(frozen=True)
+class BatchWrite:
+    """What the planner asks the repository to write (plain rows)."""
+
+    new_profiles: list[dict[str, Any]]
+    links: list[dict[str, Any]]
+    merges: list[dict[str, Any]]
+    interactions: list[dict[str, Any]]
+    profile_updates: list[dict[str, Any]]
+    conflicts: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What happened: new interaction keys, merges and conflicts written."""
+
+    created_keys: frozenset[str]
+    merges: int
+    conflicts: int
+    new_profiles: int
+
+
+def to_property(value: Any) -> Any:
+    """A Neo4j-storable form of a trait value (objects and mixed lists become JSON text)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    if isinstance(value, list) and value and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    ):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _native(value: Any) -> Any:
+    if hasattr(value, "to_native"):
+        return value.to_native()
+    return value
+
+
+class IdentityRepository:
+    """All reads and writes of the identity write path."""
+
+    def __init__(self, driver: neo4j.Driver, *, database: str) -> None:
+        self.driver = driver
+        self.database = database
+
+    def existing_keys(self, keys: list[str]) -> set[str]:
+        """Which of these identifier keys exist (used to type alias previousIds)."""
+        if not keys:
+            return set()
+        records, _, _ = self.driver.execute_query(
+            q.FIND_EXISTING_KEYS, keys=keys, database_=self.database,
+            routing_=neo4j.RoutingControl.READ,
+        )
+        return {r["key"] for r in records}
+
+    def write_batch(
+        self,
+        *,
+        workspace: str,
+        source: str,
+        identifiers: list[IdentifierRow],
+        limited_types: list[str],
+        plan: Callable[[dict[str, str | None], dict[str, StoredProfile]], BatchWrite],
+    ) -> BatchOutcome:
+        """Lock, snapshot, plan and write one batch atomically."""
+        rows = sorted(
+            ({"key": i.key, "type": i.type, "value": i.value, "ts": i.ts} for i in identifiers),
+            key=lambda r: r["key"],
+        )
+
+        def work(tx: neo4j.ManagedTransaction) -> BatchOutcome:
+            now = datetime.now(UTC)
+            owner: dict[str, str | None] = {}
+            for rec in tx.run(q.LOCK_IDENTIFIERS, rows=rows, workspace=workspace, source=source, now=now):
+                owner[rec["key"]] = rec["profile"]
+            profile_ids = sorted({p for p in owner.values() if p})
+            profiles: dict[str, StoredProfile] = {}
+            if profile_ids:
+                for rec in tx.run(q.LOCK_PROFILES, ids=profile_ids, limited=limited_types, now=now):
+                    limited: dict[str, set[str]] = {}
+                    for kind, value in rec["limited"]:
+                        if kind is not None:
+                            limited.setdefault(kind, set()).add(value)
+                    props = rec["props"]
+                    profiles[rec["id"]] = StoredProfile(
+                        id=rec["id"],
+                        first_seen=_native(rec["first_seen"]),
+                        limited=limited,
+                        traits={k[len(TRAIT_PREFIX):]: v for k, v in props.items() if k.startswith(TRAIT_PREFIX)},
+                        meta=json.loads(rec["meta"]) if rec["meta"] else {},
+                    )
+            write = plan(owner, profiles)
+            params = {"workspace": workspace, "source": source, "now": now}
+            if write.new_profiles:
+                tx.run(q.CREATE_PROFILES, rows=write.new_profiles, **params).consume()
+            if write.links:
+                tx.run(q.LINK_IDENTIFIERS, rows=write.links, **params).consume()
+            if write.merges:
+                tx.run(q.MERGE_PROFILES, rows=write.merges, **params).consume()
+            created: set[str] = set()
+            if write.interactions:
+                batch_id = str(uuid.uuid4())
+                for rec in tx.run(q.CREATE_INTERACTIONS, rows=write.interactions, batch=batch_id, **params):
+                    created.add(rec["key"])
+            if write.profile_updates:
+                tx.run(q.UPDATE_PROFILES, rows=write.profile_updates, **params).consume()
+            if write.conflicts:
+                tx.run(q.RECORD_CONFLICTS, rows=write.conflicts, **params).consume()
+            return BatchOutcome(
+                created_keys=frozenset(created), merges=len(write.merges),
+                conflicts=len(write.conflicts), new_profiles=len(write.new_profiles),
+            )
+
+        with self.driver.session(database=self.database) as session:
+            return session.execute_write(work)

@@ -1,0 +1,78 @@
+"""Versioned, idempotent schema migrations (constraints and indexes).
+
+Each migration is a list of IF NOT EXISTS statements; applied versions are recorded as
+(:SchemaMigration) nodes. `apply_migrations` is safe to run any number of times and from
+several processes (the statements and the version MERGE are idempotent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import neo4j
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema version."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "identity graph", (
+        "CREATE CONSTRAINT schema_migration_version IF NOT EXISTS "
+        "FOR (m:SchemaMigration) REQUIRE m.version IS UNIQUE",
+        "CREATE CONSTRAINT workspace_id IF NOT EXISTS FOR (w:Workspace) REQUIRE w.id IS UNIQUE",
+        "CREATE CONSTRAINT source_id IF NOT EXISTS FOR (s:Source) REQUIRE s.id IS UNIQUE",
+        "CREATE CONSTRAINT source_key_hash IF NOT EXISTS FOR (s:Source) REQUIRE s.key_hash IS UNIQUE",
+        "CREATE CONSTRAINT profile_id IF NOT EXISTS FOR (p:Profile) REQUIRE p.id IS UNIQUE",
+        "CREATE CONSTRAINT identifier_key IF NOT EXISTS FOR (i:Identifier) REQUIRE i.key IS UNIQUE",
+        "CREATE CONSTRAINT interaction_key IF NOT EXISTS FOR (e:Interaction) REQUIRE e.key IS UNIQUE",
+        "CREATE CONSTRAINT product_key IF NOT EXISTS FOR (p:Product) REQUIRE p.key IS UNIQUE",
+        "CREATE CONSTRAINT merge_id IF NOT EXISTS FOR (m:Merge) REQUIRE m.id IS UNIQUE",
+        "CREATE INDEX profile_workspace IF NOT EXISTS FOR (p:Profile) ON (p.workspace, p.status)",
+        "CREATE INDEX identifier_type IF NOT EXISTS FOR (i:Identifier) ON (i.workspace, i.type)",
+        "CREATE INDEX interaction_ts IF NOT EXISTS FOR (e:Interaction) ON (e.workspace, e.ts)",
+        "CREATE INDEX interaction_event IF NOT EXISTS FOR (e:Interaction) ON (e.workspace, e.event)",
+        "CREATE INDEX conflict_workspace IF NOT EXISTS FOR (c:IdentityConflict) ON (c.workspace, c.at)",
+        "CREATE INDEX merge_workspace IF NOT EXISTS FOR (m:Merge) ON (m.workspace, m.at)",
+    )),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+_RECORD = (
+    "MERGE (m:SchemaMigration {version: $version}) "
+    "ON CREATE SET m.name = $name, m.applied_at = $now"
+)
+_CURRENT = "MATCH (m:SchemaMigration) RETURN coalesce(max(m.version), 0) AS version"
+
+
+def current_version(driver: neo4j.Driver, *, database: str) -> int:
+    """The highest applied schema version (0 for an empty database)."""
+    records, _, _ = driver.execute_query(
+        _CURRENT, database_=database, routing_=neo4j.RoutingControl.READ
+    )
+    return int(records[0]["version"])
+
+
+def apply_migrations(driver: neo4j.Driver, *, database: str) -> list[int]:
+    """Apply every migration newer than the current version; returns the versions applied."""
+    done = current_version(driver, database=database)
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version <= done:
+            continue
+        for statement in migration.statements:
+            driver.execute_query(statement, database_=database)
+        driver.execute_query(
+            _RECORD, version=migration.version, name=migration.name,
+            now=datetime.now(UTC).isoformat(), database_=database,
+        )
+        applied.append(migration.version)
+    driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
+    return applied
