@@ -70,11 +70,13 @@ class NormalizedEvent:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _opt_str(raw: dict[str, Any], key: str, *, max_len: int = _ID_MAX_LEN) -> str | None:
+def _opt_str(
+    raw: dict[str, Any], key: str, *, max_len: int = _ID_MAX_LEN, allow_int: bool = False
+) -> str | None:
     value = raw.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    if isinstance(value, bool) or not isinstance(value, (str, int) if allow_int else str):
         raise EventError("invalid_type", f"{key} must be a string", key)
     text = str(value).strip()
     if len(text) > max_len:
@@ -184,8 +186,8 @@ class Normalizer:
                 "invalid_event_type", f"type must be one of {', '.join(EVENT_TYPES)}", "type"
             )
         warnings: list[str] = []
-        user_id = _opt_str(raw, "userId")
-        anonymous_id = _opt_str(raw, "anonymousId")
+        user_id = _opt_str(raw, "userId", allow_int=True)
+        anonymous_id = _opt_str(raw, "anonymousId", allow_int=True)
         message_id = _opt_str(raw, "messageId") or f"veil-{uuid.uuid4()}"
         traits = dict(_opt_dict(raw, "traits"))
         properties = _opt_dict(raw, "properties")
@@ -216,10 +218,10 @@ class Normalizer:
             event_name = _opt_str(raw, "name", max_len=200) or _opt_str(properties, "name", max_len=200)
         previous_id = None
         if etype == "alias":
-            previous_id = _opt_str(raw, "previousId")
+            previous_id = _opt_str(raw, "previousId", allow_int=True)
             if not previous_id or is_junk(previous_id, blocked=self.rules.blocked_values):
                 raise EventError("missing_field", "alias events need a previousId", "previousId")
-        group_id = _opt_str(raw, "groupId") if etype == "group" else None
+        group_id = _opt_str(raw, "groupId", allow_int=True) if etype == "group" else None
 
         found: dict[tuple[str, str], None] = {}
         for kind, value, where in (
@@ -268,7 +270,7 @@ class Normalizer:
         revenue = _opt_number(properties, "revenue", "properties.revenue")
         if revenue is None:
             revenue = _opt_number(properties, "total", "properties.total")
-        store_id = _opt_str(properties, "store_id")
+        store_id = _opt_str(properties, "store_id", allow_int=True)
         channel = context.get("channel") if isinstance(context.get("channel"), str) else None
         if not channel:
             channel = (
@@ -289,7 +291,7 @@ class Normalizer:
             context=context,
             channel=channel,
             line_items=items,
-            order_id=_opt_str(properties, "order_id"),
+            order_id=_opt_str(properties, "order_id", allow_int=True),
             revenue=revenue,
             currency=_opt_str(properties, "currency", max_len=8),
             store_id=store_id,

@@ -1,0 +1,70 @@
+# Veil: `make up` (appliance + demo data), `make test` (test suite on a real Neo4j), `make down`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+API_URL := http://127.0.0.1:8000
+TEST_NEO4J_URI := bolt://127.0.0.1:7688
+
+.PHONY: up down test venv neo4j-fetch api-start api-stop lint bench status clean
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+neo4j-fetch:
+	@deploy/neo4j.sh fetch
+
+up: venv
+	@mkdir -p var
+	@deploy/neo4j.sh start dev
+	@$(BIN)/veil migrate
+	@$(MAKE) --no-print-directory api-start
+	@$(BIN)/veil demo load --credentials var/demo-credentials.json --api-url $(API_URL)
+	@echo
+	@echo "Veil is up."
+	@echo "  API:           $(API_URL)   (OpenAPI docs: $(API_URL)/docs)"
+	@echo "  Health:        $(API_URL)/healthz  $(API_URL)/readyz  $(API_URL)/metrics"
+	@echo "  Neo4j (Bolt):  bolt://127.0.0.1:7687  user neo4j, password $${VEIL_NEO4J_PASSWORD:-veil-dev-password}"
+	@echo "  Demo write key (HTTP Basic user name): $$($(BIN)/python -c 'import json;print(json.load(open("var/demo-credentials.json"))["write_key"])')"
+	@echo "  Credentials file: var/demo-credentials.json"
+	@echo "  Try: curl -u \"<write key>:\" -H 'Content-Type: application/json' -d '{\"userId\":\"u1\",\"traits\":{\"email\":\"amy@example.com\"}}' $(API_URL)/v1/identify"
+	@echo "  Stop everything with: make down"
+
+api-start:
+	@if [ -f var/api.pid ] && kill -0 $$(cat var/api.pid) 2>/dev/null; then echo "API already running (pid $$(cat var/api.pid))"; else \
+	  nohup $(BIN)/veil serve > var/api.log 2>&1 < /dev/null & echo $$! > var/api.pid; \
+	  for i in $$(seq 1 60); do curl -fs $(API_URL)/readyz >/dev/null 2>&1 && break; sleep 0.5; done; \
+	  curl -fs $(API_URL)/readyz >/dev/null || { echo "API did not become ready; see var/api.log"; tail -20 var/api.log; exit 1; }; \
+	  echo "API ready on $(API_URL) (pid $$(cat var/api.pid), log var/api.log)"; fi
+
+api-stop:
+	@if [ -f var/api.pid ] && kill -0 $$(cat var/api.pid) 2>/dev/null; then kill -TERM $$(cat var/api.pid); \
+	  for i in $$(seq 1 40); do kill -0 $$(cat var/api.pid) 2>/dev/null || break; sleep 0.25; done; echo "API stopped"; fi
+	@rm -f var/api.pid
+
+down: api-stop
+	@deploy/neo4j.sh stop dev
+
+status:
+	@deploy/neo4j.sh status dev || true
+	@curl -fs $(API_URL)/readyz || echo "API not ready"
+
+test: venv
+	@deploy/neo4j.sh start test
+	@VEIL_ENV=test VEIL_NEO4J_URI=$(TEST_NEO4J_URI) $(BIN)/python -m pytest -q; rc=$$?; \
+	  deploy/neo4j.sh stop test; exit $$rc
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: venv
+	@deploy/neo4j.sh start test
+	@VEIL_NEO4J_URI=$(TEST_NEO4J_URI) $(BIN)/python bench/ingest_http.py; rc=$$?; deploy/neo4j.sh stop test; exit $$rc
+
+clean: down
+	rm -rf var/neo4j/dev var/neo4j/test var/api.log var/demo-credentials.json

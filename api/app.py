@@ -1,0 +1,103 @@
+"""FastAPI application factory: collection API, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api import metrics
+from api.collection import router as collection_router
+from api.container import Container, build_container
+from api.errors import ApiError, api_error_handler, error_body
+from api.logs import configure_logging, request_id_var
+from graph.driver import ping
+from graph.migrations import LATEST_VERSION, current_version
+
+log = structlog.get_logger("veil.api")
+
+
+def create_app(container: Container | None = None) -> FastAPI:
+    """Build the ASGI app; a container can be injected (tests), else it is built from the environment."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = container is None
+        app.state.container = container or build_container()
+        configure_logging(app.state.container.app.log_level)
+        log.info("startup", neo4j=app.state.container.neo4j.uri, env=app.state.container.app.env)
+        yield
+        if owned:
+            app.state.container.close()
+
+    app = FastAPI(title="Veil", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.add_exception_handler(ApiError, api_error_handler)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        return JSONResponse(error_body("invalid_request", str(first.get("msg", "invalid request")),
+                                       field=".".join(str(p) for p in first.get("loc", []))), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", error=type(exc).__name__)
+        return JSONResponse(error_body("internal_error", "internal error; quote the request id"), status_code=500)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next):
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        token = request_id_var.set(rid[:64])
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        metrics.HTTP_SECONDS.labels(path).observe(elapsed)
+        response.headers["X-Request-ID"] = rid[:64]
+        if response.status_code >= 400 or elapsed > 1.0:
+            log.info("request", method=request.method, path=path, status=response.status_code,
+                     ms=round(elapsed * 1000, 1), request_id=rid[:64])
+        return response
+
+    app.include_router(collection_router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: Neo4j reachable and the schema at the latest version."""
+        c: Container = request.app.state.container
+        reachable = await run_in_threadpool(ping, c.driver, database=c.neo4j.database)
+        version = None
+        if reachable:
+            try:
+                version = await run_in_threadpool(current_version, c.driver, database=c.neo4j.database)
+            except Exception:  # noqa: BLE001
+                version = None
+        ok = reachable and version == LATEST_VERSION
+        body = {"status": "ready" if ok else "not_ready", "neo4j": "reachable" if reachable else "unreachable",
+                "schema_version": version, "schema_expected": LATEST_VERSION}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    async def prometheus() -> Response:
+        """Prometheus exposition."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

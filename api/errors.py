@@ -1,0 +1,46 @@
+"""Domain errors with an HTTP status and a stable code, and their JSON rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from api.logs import request_id_var
+
+
+class ApiError(Exception):
+    """An error the client can act on."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, field: str | None = None,
+        headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def error_body(code: str, message: str, *, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The JSON body every error uses."""
+    err: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        err["field"] = field
+    rid = request_id_var.get()
+    if rid:
+        err["request_id"] = rid
+    return {"success": False, "error": err, **extra}
+
+
+async def api_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """Render ApiError."""
+    assert isinstance(exc, ApiError)
+    return JSONResponse(
+        error_body(exc.code, exc.message, field=exc.field, **exc.extra),
+        status_code=exc.status, headers=exc.headers,
+    )

@@ -1,0 +1,19 @@
+"""Application settings (environment prefix VEIL_)."""
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AppSettings(BaseSettings):
+    """Process-wide settings of the API server and CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="VEIL_", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = Field("dev", description="dev/test allow demo secrets; prod refuses them")
+    log_level: str = Field("INFO", description="Log level of the JSON logs")
+    api_host: str = Field("127.0.0.1", description="Address the API binds to")
+    api_port: int = Field(8000, description="Port the API listens on")
+    default_workspace: str = Field("demo", description="Workspace used by the CLI when none is given")
+    var_dir: str = Field("var", description="Directory for runtime files (pid files, demo credentials)")
