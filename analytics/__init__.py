@@ -1,0 +1,1 @@
+"""Purchase-prediction models: BG/NBD, Gamma-Gamma spend and CLV, RFM segments, NASLD lifecycle."""
