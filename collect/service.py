@@ -173,13 +173,14 @@ class IngestService:
                     last_seen[pid] = ev.ts
             dirty = {p.id: p for p in out.trait_writes}
             updates = []
-            for pid in set(dirty) | set(last_seen):
+            new_ids = {p.id: p for p in out.new_profiles}
+            for pid in set(dirty) | set(last_seen) | set(new_ids):
                 p = dirty.get(pid)
                 updates.append({
                     "id": pid,
                     "props": {TRAIT_PREFIX + k: to_property(v) for k, v in p.traits.items()} if p else {},
                     "meta": json.dumps(p.meta, ensure_ascii=False) if p else None,
-                    "first_seen": p.first_seen if p else None,
+                    "first_seen": p.first_seen if p else new_ids[pid].first_seen if pid in new_ids else None,
                     "last_seen": last_seen.get(pid),
                 })
             return BatchWrite(

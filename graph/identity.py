@@ -8,6 +8,8 @@ between concurrent batches) are retried by the driver's managed transaction.
 from __future__ import annotations
 
 import json
+import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import neo4j
+import neo4j.exceptions
 
 from graph import identity_cypher as q
 
@@ -75,6 +78,36 @@ def to_property(value: Any) -> Any:
     ):
         return value
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+MAX_ATTEMPTS = 12
+
+
+def run_write(driver: neo4j.Driver, database: str, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
+    """A write transaction retried on transient errors (deadlocks) with a short jittered backoff.
+
+    The driver's own retry waits about a second before the first retry; concurrent ingest
+    batches that touch the same identifiers deadlock now and then, and a second is far too
+    long for them.
+    """
+    delay = 0.005
+    with driver.session(database=database) as session:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return session.execute_write(work) if attempt == MAX_ATTEMPTS - 1 else _once(session, work)
+            except neo4j.exceptions.TransientError as exc:
+                if not exc.is_retryable():
+                    raise
+            time.sleep(random.uniform(0, delay))
+            delay = min(delay * 2, 0.5)
+    raise AssertionError("unreachable")
+
+
+def _once(session: neo4j.Session, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
+    with session.begin_transaction() as tx:
+        result = work(tx)  # type: ignore[arg-type]
+        tx.commit()
+        return result
 
 
 def _native(value: Any) -> Any:
@@ -138,8 +171,8 @@ class IdentityRepository:
                     )
             write = plan(owner, profiles)
             params = {"workspace": workspace, "source": source, "now": now}
-            if write.new_profiles:
-                tx.run(q.CREATE_PROFILES, rows=write.new_profiles, **params).consume()
+            if write.profile_updates:
+                tx.run(q.UPSERT_PROFILES, rows=write.profile_updates, **params).consume()
             if write.links:
                 tx.run(q.LINK_IDENTIFIERS, rows=write.links, **params).consume()
             if write.merges:
@@ -149,8 +182,6 @@ class IdentityRepository:
                 batch_id = str(uuid.uuid4())
                 for rec in tx.run(q.CREATE_INTERACTIONS, rows=write.interactions, batch=batch_id, **params):
                     created.add(rec["key"])
-            if write.profile_updates:
-                tx.run(q.UPDATE_PROFILES, rows=write.profile_updates, **params).consume()
             if write.conflicts:
                 tx.run(q.RECORD_CONFLICTS, rows=write.conflicts, **params).consume()
             return BatchOutcome(
@@ -158,5 +189,4 @@ class IdentityRepository:
                 conflicts=len(write.conflicts), new_profiles=len(write.new_profiles),
             )
 
-        with self.driver.session(database=self.database) as session:
-            return session.execute_write(work)
+        return run_write(self.driver, self.database, work)

@@ -28,12 +28,6 @@ RETURN p.id AS id, p.first_seen AS first_seen, p.trait_meta AS meta, properties(
        collect([x.type, x.value]) AS limited
 """
 
-CREATE_PROFILES = """
-UNWIND $rows AS r
-CREATE (p:Profile {id: r.id, workspace: $workspace, status: 'active', created_at: $now,
-                   updated_at: $now, first_seen: r.first_seen, last_seen: r.first_seen})
-"""
-
 LINK_IDENTIFIERS = """
 UNWIND $rows AS r
 MATCH (i:Identifier {key: r.key}), (p:Profile {id: r.profile})
@@ -85,9 +79,11 @@ CALL (e, r) {
 RETURN r.key AS key
 """
 
-UPDATE_PROFILES = """
+# New profiles are created and touched profiles get their traits and times, in one statement.
+UPSERT_PROFILES = """
 UNWIND $rows AS r
-MATCH (p:Profile {id: r.id})
+MERGE (p:Profile {id: r.id})
+ON CREATE SET p.workspace = $workspace, p.status = 'active', p.created_at = $now
 SET p += r.props, p.updated_at = $now,
     p.trait_meta = coalesce(r.meta, p.trait_meta),
     p.first_seen = CASE WHEN r.first_seen IS NOT NULL AND (p.first_seen IS NULL OR r.first_seen < p.first_seen)
