@@ -228,14 +228,18 @@ class Planner:
             json.dumps({"traits": lp.traits, "meta": lp.meta}, default=str, ensure_ascii=False)))
 
     def _apply_traits(self, profile: ProfileState, ev: NormalizedEvent) -> None:
-        if not ev.traits:
-            return
-        ts = ev.ts.isoformat()
-        for name, value in ev.traits.items():
-            if value is None:
-                continue
-            seen = profile.meta.get(name)
-            if seen is None or ts >= seen[0]:
-                profile.traits[name] = value
-                profile.meta[name] = [ts, self.source_id, ev.message_id]
-                profile.dirty = True
+        apply_traits(profile, ev.traits, ts=ev.ts.isoformat(), source=self.source_id, message_id=ev.message_id)
+
+
+def apply_traits(profile: ProfileState, traits: dict[str, Any], *, ts: str, source: str, message_id: str) -> bool:
+    """The one trait write rule: a value replaces the stored one unless the stored one is newer."""
+    changed = False
+    for name, value in traits.items():
+        if value is None:
+            continue
+        seen = profile.meta.get(name)
+        if seen is None or ts >= seen[0]:
+            profile.traits[name] = value
+            profile.meta[name] = [ts, source, message_id]
+            profile.dirty = changed = True
+    return changed

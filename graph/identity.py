@@ -190,3 +190,40 @@ class IdentityRepository:
             )
 
         return run_write(self.driver, self.database, work)
+
+
+def read_locked_profile(tx: neo4j.ManagedTransaction, *, workspace: str, profile_id: str,
+                        now: datetime) -> StoredProfile | None:
+    """Write-lock one active profile and read its traits (None if missing or in another workspace)."""
+    rec = tx.run(q.LOCK_PROFILE, id=profile_id, workspace=workspace, now=now).single()
+    if rec is None:
+        return None
+    props = rec["props"]
+    return StoredProfile(
+        id=profile_id, first_seen=None, limited={},
+        traits={k[len(TRAIT_PREFIX):]: v for k, v in props.items() if k.startswith(TRAIT_PREFIX)},
+        meta=json.loads(rec["meta"]) if rec["meta"] else {})
+
+
+class TraitRepository:
+    """Direct trait updates of one profile (admin/support edits), same storage rules as ingestion."""
+
+    def __init__(self, driver: neo4j.Driver, *, database: str) -> None:
+        self.driver = driver
+        self.database = database
+
+    def update(self, *, workspace: str, profile_id: str,
+               apply: Callable[[StoredProfile], dict[str, Any] | None]) -> bool:
+        """Lock, let `apply` compute the update row, write it. False when the profile is not found."""
+
+        def work(tx: neo4j.ManagedTransaction) -> bool:
+            now = datetime.now(UTC)
+            stored = read_locked_profile(tx, workspace=workspace, profile_id=profile_id, now=now)
+            if stored is None:
+                return False
+            row = apply(stored)
+            if row is not None:
+                tx.run(q.UPSERT_PROFILES, rows=[row], workspace=workspace, now=now).consume()
+            return True
+
+        return run_write(self.driver, self.database, work)

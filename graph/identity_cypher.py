@@ -98,3 +98,9 @@ CREATE (:IdentityConflict {workspace: $workspace, message_id: c.message_id, rule
                            identifier: c.identifier, profiles: c.profiles, reason: c.reason,
                            event_ts: c.at, at: $now, source: $source})
 """
+
+LOCK_PROFILE = """
+MATCH (p:Profile {id: $id, workspace: $workspace, status: 'active'})
+SET p.locked_at = $now
+RETURN p.trait_meta AS meta, properties(p) AS props
+"""

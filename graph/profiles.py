@@ -51,6 +51,16 @@ WITH p, collect([i.type, i.value]) AS idents
 RETURN p {.*} AS p, idents, COUNT { (p)-[:PERFORMED]->() } AS interactions
 ORDER BY p.id
 """
+INTERACTIONS_PAGE = """
+MATCH (p:Profile {id: $id, workspace: $workspace})-[:PERFORMED]->(e:Interaction)
+WHERE ($type IS NULL OR e.type = $type OR e.event = $type)
+  AND ($since IS NULL OR e.ts >= $since) AND ($until IS NULL OR e.ts < $until)
+  AND ($after IS NULL OR e.key > $after)
+RETURN e {.key, .message_id, .type, .event, .ts, .channel, .order_id, .revenue, .currency, .store_id,
+          .utm_source, .utm_medium, .utm_campaign} AS e
+ORDER BY e.key
+LIMIT $limit
+"""
 COUNTS = """
 MATCH (p:Profile {workspace: $workspace})
 RETURN count(CASE WHEN p.status = 'active' THEN 1 END) AS active,
@@ -188,6 +198,19 @@ class ProfileRepository:
             for r in rows:
                 yield _profile(r["p"], r["idents"], r["interactions"])
             after = rows[-1]["p"]["id"]
+
+    def page(self, *, workspace: str, after: str, limit: int) -> list[ProfileRecord]:
+        """Active profiles after a cursor (profile id), in id order."""
+        rows = self._read(EXPORT_PAGE, workspace=workspace, after=after, limit=limit)
+        return [_profile(r["p"], r["idents"], r["interactions"]) for r in rows]
+
+    def interactions_page(self, *, workspace: str, profile_id: str, event_type: str | None,
+                          since: datetime | None, until: datetime | None, after: str | None,
+                          limit: int) -> list[dict[str, Any]]:
+        """A page of a profile's interactions, filtered by type/event name and time, keyset-paginated."""
+        rows = self._read(INTERACTIONS_PAGE, id=profile_id, workspace=workspace, type=event_type, since=since,
+                          until=until, after=after, limit=limit)
+        return [{k: _native(v) for k, v in r["e"].items()} for r in rows]
 
     def counts(self, *, workspace: str) -> dict[str, int]:
         """Active and merged profile counts."""

@@ -1,0 +1,49 @@
+"""Direct trait edits (GraphQL/admin), through the same newest-wins rule as ingestion."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from collect.resolution import ProfileState, apply_traits
+from graph.identity import TRAIT_PREFIX, StoredProfile, TraitRepository, to_property
+
+MAX_TRAIT_NAME = 64
+
+
+class TraitError(ValueError):
+    """A trait update that cannot be applied."""
+
+
+def validate_traits(traits: Any) -> dict[str, Any]:
+    """Trait names are short non-empty strings; values are JSON scalars, lists or objects."""
+    if not isinstance(traits, dict) or not traits:
+        raise TraitError("traits must be a non-empty object")
+    for name in traits:
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_TRAIT_NAME:
+            raise TraitError(f"trait name {name!r} must be 1-{MAX_TRAIT_NAME} characters")
+    return traits
+
+
+class TraitService:
+    """Applies an edit with provenance (who, when) so later events still win only when newer."""
+
+    def __init__(self, repo: TraitRepository) -> None:
+        self.repo = repo
+
+    def update(self, *, workspace: str, profile_id: str, traits: dict[str, Any], actor: str) -> bool:
+        """Set traits on a profile; False when the profile is not found in the workspace."""
+        traits = validate_traits(traits)
+        now = datetime.now(UTC)
+        message_id = f"edit-{uuid.uuid4()}"
+
+        def apply(stored: StoredProfile) -> dict[str, Any] | None:
+            state = ProfileState(id=stored.id, traits=dict(stored.traits), meta=dict(stored.meta))
+            if not apply_traits(state, traits, ts=now.isoformat(), source=actor, message_id=message_id):
+                return None
+            return {"id": stored.id, "props": {TRAIT_PREFIX + k: to_property(v) for k, v in state.traits.items()},
+                    "meta": json.dumps(state.meta, ensure_ascii=False), "first_seen": None, "last_seen": None}
+
+        return self.repo.update(workspace=workspace, profile_id=profile_id, apply=apply)

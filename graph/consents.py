@@ -1,0 +1,77 @@
+"""Consent records: append-only nodes linked to the profile they were captured for."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import neo4j
+
+from consent.model import ConsentRecord
+
+APPEND = """
+UNWIND $rows AS r
+MERGE (c:Consent {id: r.id})
+ON CREATE SET c += r.props, c.workspace = $workspace
+WITH c, r
+MATCH (p:Profile {id: r.subject, workspace: $workspace})
+MERGE (p)-[:GAVE]->(c)
+"""
+# The person's records include those of profiles merged into it (their consent still counts).
+FOR_SUBJECT = """
+MATCH (p:Profile {id: $id, workspace: $workspace})
+OPTIONAL MATCH (l:Profile)-[:MERGED_INTO*1..]->(p)
+WITH [p] + collect(l) AS ps
+UNWIND ps AS x
+MATCH (x)-[:GAVE]->(c:Consent)
+RETURN DISTINCT c {.*} AS c
+ORDER BY c.captured_at, c.id
+"""
+
+
+def _props(rec: ConsentRecord) -> dict[str, Any]:
+    return {
+        "id": rec.id, "subject": rec.subject, "purpose": rec.purpose.value, "channel": rec.channel.value,
+        "status": rec.status.value, "lawful_basis": rec.lawful_basis.value, "source": rec.source,
+        "captured_at": rec.captured_at, "jurisdiction": rec.jurisdiction.value, "expires_at": rec.expires_at,
+        "notice_version": rec.notice_version, "notice_hash": rec.notice_hash,
+        "evidence": json.dumps(rec.evidence, sort_keys=True) if rec.evidence else None,
+    }
+
+
+def _native(v: Any) -> Any:
+    return v.to_native() if hasattr(v, "to_native") else v
+
+
+def to_record(c: dict[str, Any]) -> ConsentRecord:
+    """A stored node back into a ConsentRecord."""
+    return ConsentRecord(
+        id=c["id"], subject=c["subject"], purpose=c["purpose"], channel=c["channel"], status=c["status"],
+        lawful_basis=c["lawful_basis"], source=c["source"], captured_at=_native(c["captured_at"]),
+        jurisdiction=c["jurisdiction"], expires_at=_native(c.get("expires_at")),
+        notice_version=c.get("notice_version"), notice_hash=c.get("notice_hash"),
+        evidence=json.loads(c["evidence"]) if c.get("evidence") else None)
+
+
+class ConsentRepository:
+    """Append and read consent history (never update, never delete)."""
+
+    def __init__(self, driver: neo4j.Driver, *, database: str) -> None:
+        self.driver = driver
+        self.database = database
+
+    def append(self, *, workspace: str, records: list[ConsentRecord]) -> None:
+        """Store records (idempotent on record id)."""
+        if not records:
+            return
+        rows = [{"id": r.id, "subject": r.subject, "props": {k: v for k, v in _props(r).items() if v is not None}}
+                for r in records]
+        self.driver.execute_query(APPEND, rows=rows, workspace=workspace, database_=self.database)
+
+    def for_subject(self, *, workspace: str, profile_id: str) -> list[ConsentRecord]:
+        """All records of a person, oldest first."""
+        records, _, _ = self.driver.execute_query(
+            FOR_SUBJECT, id=profile_id, workspace=workspace, database_=self.database,
+            routing_=neo4j.RoutingControl.READ)
+        return [to_record(r["c"]) for r in records]
+
