@@ -46,6 +46,10 @@ class IngestResult:
     profiles: dict[int, str] = field(default_factory=dict)  # event index -> profile id
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def _json(value: Any) -> str | None:
     if not value:
         return None
@@ -61,8 +65,6 @@ def _interaction_props(workspace: str, source: str, ev: NormalizedEvent) -> dict
         "message_id": ev.message_id,
         "type": ev.type,
         "event": ev.event,
-        "ts": ev.ts,
-        "received_at": ev.received_at,
         "source": source,
         "channel": ev.channel,
         "ident": identifier_key(workspace, *ev.ident),
@@ -180,18 +182,20 @@ class IngestService:
                     "id": pid,
                     "props": {TRAIT_PREFIX + k: to_property(v) for k, v in p.traits.items()} if p else {},
                     "meta": json.dumps(p.meta, ensure_ascii=False) if p else None,
-                    "first_seen": p.first_seen if p else new_ids[pid].first_seen if pid in new_ids else None,
-                    "last_seen": last_seen.get(pid),
+                    "first_seen": _iso(p.first_seen if p else new_ids[pid].first_seen if pid in new_ids else None),
+                    "last_seen": _iso(last_seen.get(pid)),
                 })
             return BatchWrite(
-                new_profiles=[{"id": p.id, "first_seen": p.first_seen} for p in out.new_profiles],
+                new_profiles=[{"id": p.id} for p in out.new_profiles],
                 links=[{"key": k, "profile": p, "message_id": m} for k, p, m in out.links],
                 merges=[{
                     "merge_id": m.merge_id, "loser": m.loser, "winner": m.winner, "root": m.root,
-                    "rule": m.rule, "message_id": m.message_id, "at": m.at, "loser_traits": m.loser_traits,
+                    "rule": m.rule, "message_id": m.message_id, "at": m.at.isoformat(), "loser_traits": m.loser_traits,
                 } for m in out.merges],
                 interactions=[{
                     "key": f"{workspace}|{ev.message_id}",
+                    "ts": ev.ts.isoformat(),
+                    "received_at": ev.received_at.isoformat(),
                     "profile": pid,
                     "props": _interaction_props(workspace, source, ev),
                     "items": [{
@@ -202,7 +206,7 @@ class IngestService:
                 profile_updates=updates,
                 conflicts=[{
                     "message_id": c.message_id, "rule": c.rule, "identifier": c.identifier,
-                    "profiles": list(c.profiles), "reason": c.reason, "at": c.at,
+                    "profiles": list(c.profiles), "reason": c.reason, "at": c.at.isoformat(),
                 } for c in out.conflicts],
             )
 

@@ -131,7 +131,7 @@ class IdentityRepository:
             q.FIND_EXISTING_KEYS, keys=keys, database_=self.database,
             routing_=neo4j.RoutingControl.READ,
         )
-        return {r["key"] for r in records}
+        return set(records[0]["keys"])
 
     def write_batch(
         self,
@@ -144,29 +144,30 @@ class IdentityRepository:
     ) -> BatchOutcome:
         """Lock, snapshot, plan and write one batch atomically."""
         rows = sorted(
-            ({"key": i.key, "type": i.type, "value": i.value, "ts": i.ts} for i in identifiers),
+            ({"key": i.key, "type": i.type, "value": i.value, "ts": i.ts.isoformat()} for i in identifiers),
             key=lambda r: r["key"],
         )
 
         def work(tx: neo4j.ManagedTransaction) -> BatchOutcome:
             now = datetime.now(UTC)
             owner: dict[str, str | None] = {}
-            for rec in tx.run(q.LOCK_IDENTIFIERS, rows=rows, workspace=workspace, source=source, now=now):
-                owner[rec["key"]] = rec["profile"]
+            rec = tx.run(q.LOCK_IDENTIFIERS, rows=rows, workspace=workspace, source=source, now=now).single()
+            for key, profile in rec["owners"] if rec else []:
+                owner[key] = profile
             profile_ids = sorted({p for p in owner.values() if p})
             profiles: dict[str, StoredProfile] = {}
             if profile_ids:
-                for rec in tx.run(q.LOCK_PROFILES, ids=profile_ids, limited=limited_types, now=now):
+                found = tx.run(q.LOCK_PROFILES, ids=profile_ids, limited=limited_types, now=now).single()
+                for rec in found["profiles"] if found else []:
                     limited: dict[str, set[str]] = {}
                     for kind, value in rec["limited"]:
                         if kind is not None:
                             limited.setdefault(kind, set()).add(value)
-                    props = rec["props"]
                     profiles[rec["id"]] = StoredProfile(
                         id=rec["id"],
-                        first_seen=_native(rec["first_seen"]),
+                        first_seen=None,
                         limited=limited,
-                        traits={k[len(TRAIT_PREFIX):]: v for k, v in props.items() if k.startswith(TRAIT_PREFIX)},
+                        traits=dict(rec["traits"]),
                         meta=json.loads(rec["meta"]) if rec["meta"] else {},
                     )
             write = plan(owner, profiles)
@@ -180,8 +181,8 @@ class IdentityRepository:
             created: set[str] = set()
             if write.interactions:
                 batch_id = str(uuid.uuid4())
-                for rec in tx.run(q.CREATE_INTERACTIONS, rows=write.interactions, batch=batch_id, **params):
-                    created.add(rec["key"])
+                rec = tx.run(q.CREATE_INTERACTIONS, rows=write.interactions, batch=batch_id, **params).single()
+                created.update(rec["created"] if rec else [])
             if write.conflicts:
                 tx.run(q.RECORD_CONFLICTS, rows=write.conflicts, **params).consume()
             return BatchOutcome(
@@ -198,10 +199,8 @@ def read_locked_profile(tx: neo4j.ManagedTransaction, *, workspace: str, profile
     rec = tx.run(q.LOCK_PROFILE, id=profile_id, workspace=workspace, now=now).single()
     if rec is None:
         return None
-    props = rec["props"]
     return StoredProfile(
-        id=profile_id, first_seen=None, limited={},
-        traits={k[len(TRAIT_PREFIX):]: v for k, v in props.items() if k.startswith(TRAIT_PREFIX)},
+        id=profile_id, first_seen=None, limited={}, traits=dict(rec["traits"]),
         meta=json.loads(rec["meta"]) if rec["meta"] else {})
 
 
