@@ -1,0 +1,1 @@
+"""Consent domain: records, signals from events, per-jurisdiction policy and the gate."""
