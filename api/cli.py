@@ -54,7 +54,7 @@ def _source_id(c: Container, workspace: str, name: str) -> str:
 
 @app.command()
 def serve(host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None,
-          workers: int = 1) -> None:
+          workers: Annotated[int | None, typer.Option(help="Worker processes (default VEIL_API_WORKERS)")] = None) -> None:
     """Run the API server (uvicorn)."""
     import uvicorn
 
@@ -62,7 +62,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None, port: Annotated[in
 
     s = AppSettings()
     uvicorn.run("api.app:create_app", factory=True, host=host or s.api_host, port=port or s.api_port,
-                workers=workers, log_config=None, access_log=False)
+                workers=workers or s.api_workers, log_config=None, access_log=False)
 
 
 @app.command()

@@ -15,5 +15,6 @@ class AppSettings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the JSON logs")
     api_host: str = Field("127.0.0.1", description="Address the API binds to")
     api_port: int = Field(8000, description="Port the API listens on")
+    api_workers: int = Field(2, description="uvicorn worker processes (2 suits a 2-core machine shared with Neo4j)")
     default_workspace: str = Field("demo", description="Workspace used by the CLI when none is given")
     var_dir: str = Field("var", description="Directory for runtime files (pid files, demo credentials)")
