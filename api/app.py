@@ -13,12 +13,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from strawberry.fastapi import GraphQLRouter
 
 from api import metrics
 from api.collection import router as collection_router
 from api.container import Container, build_container
 from api.errors import ApiError, api_error_handler, error_body
+from api.graphql.context import context_getter
+from api.graphql.schema import build_schema
 from api.logs import configure_logging, request_id_var
+from api.settings import AppSettings
+from audit.events import request_id_var as audit_request_id_var
 from graph.driver import ping
 from graph.migrations import LATEST_VERSION, current_version
 
@@ -56,11 +61,13 @@ def create_app(container: Container | None = None) -> FastAPI:
     async def request_context(request: Request, call_next):
         rid = request.headers.get("x-request-id") or uuid.uuid4().hex
         token = request_id_var.set(rid[:64])
+        audit_token = audit_request_id_var.set(rid[:64])
         started = time.perf_counter()
         try:
             response = await call_next(request)
         finally:
             request_id_var.reset(token)
+            audit_request_id_var.reset(audit_token)
         elapsed = time.perf_counter() - started
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
@@ -73,6 +80,12 @@ def create_app(container: Container | None = None) -> FastAPI:
         return response
 
     app.include_router(collection_router)
+    settings = container.app if container is not None else AppSettings()
+    schema = build_schema(introspection=settings.graphql_introspection, max_depth=settings.graphql_max_depth,
+                          max_aliases=settings.graphql_max_aliases, max_tokens=settings.graphql_max_tokens)
+    app.include_router(GraphQLRouter(schema, path="/graphql", context_getter=context_getter,
+                                     graphql_ide="graphiql" if settings.graphiql else None,
+                                     allow_queries_via_get=False), prefix="")
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -28,6 +28,10 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(demo_app, name="demo")
 app.add_typer(profiles_app, name="profiles")
+keys_app = typer.Typer(help="API keys for apps (GraphQL).", no_args_is_help=True)
+users_app = typer.Typer(help="Staff users and their roles.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
 console = Console(stderr=True)
 Workspace = Annotated[str | None, typer.Option("--workspace", "-w", help="Workspace (default VEIL_DEFAULT_WORKSPACE)")]
 
@@ -315,6 +319,82 @@ def profiles_unmerge(merge_id: str, workspace: Workspace = None,
         console.print(f"[red]merge {merge_id} not found or already undone[/red]")
         raise typer.Exit(1)
     console.print(f"merge {merge_id} undone; {moved} interactions moved back")
+
+
+def _audit_cli(c: Container, workspace: str, action: str, resource: str, reason: str, **extra: str) -> None:
+    from audit.events import AuditEvent
+
+    c.audit.record(AuditEvent.create(workspace=workspace, actor="system:cli", actor_kind="system", role="system",
+                                      action=action, resource=resource, decision="allow", reason=reason,
+                                      extra=extra))
+
+
+@keys_app.command("create")
+def keys_create(role: Annotated[str, typer.Option(help="admin, data_engineer, marketer, analyst, support_agent, "
+                                                  "compliance_officer or app")],
+                workspace: Workspace = None, name: Annotated[str, typer.Option(help="What the key is for")] = "cli",
+                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Create an API key (Authorization: Bearer <key> on /graphql); printed once."""
+    c = _container()
+    try:
+        ws = workspace or c.app.default_workspace
+        try:
+            rec, key = c.auth.create_api_key(workspace=ws, role=role, name=name, actor="system:cli")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        _audit_cli(c, ws, "key_change", "keys", "created", key_id=rec.id, role=role)
+    finally:
+        c.close()
+    if as_json:
+        print(json.dumps({"id": rec.id, "workspace": rec.workspace, "role": rec.role, "key": key}))
+    else:
+        console.print(f"API key {rec.id} ({rec.workspace}, role {rec.role})")
+        print(key)
+
+
+@users_app.command("create")
+def users_create(username: str, role: Annotated[str, typer.Option(help="Role in the workspace")],
+                 workspace: Workspace = None,
+                 password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                                       help="At least 12 characters")] = "") -> None:
+    """Create a staff user with a role in a workspace (log in with the GraphQL `login` mutation)."""
+    c = _container()
+    try:
+        ws = workspace or c.app.default_workspace
+        try:
+            user_id = c.auth.create_user(username=username, password=password)
+            c.auth.assign_role(user_id=user_id, role=role, workspace=ws, actor="system:cli")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        _audit_cli(c, ws, "user_change", "users", "created", user_id=user_id, role=role)
+    finally:
+        c.close()
+    console.print(f"user {username} ({user_id}) has role {role} in {ws}")
+
+
+@app.command("graphql-schema")
+def graphql_schema(out: Annotated[Path, typer.Option("--out", "-o")] = Path("-")) -> None:
+    """Export the GraphQL SDL."""
+    from api.graphql.schema import build_schema
+
+    sdl = build_schema(introspection=False).as_str()
+    if str(out) == "-":
+        print(sdl)
+    else:
+        out.write_text(sdl + "\n", encoding="utf-8")
+
+
+@app.command("audit-verify")
+def audit_verify() -> None:
+    """Verify the audit hash chain end to end."""
+    c = _container()
+    try:
+        result = c.audit.verify()
+    finally:
+        c.close()
+    console.print(str(result))
+    if not getattr(result, "ok", False):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,24 @@ from dataclasses import dataclass
 
 import neo4j
 
+from access.admin import AdminService
+from access.auth import DEV_JWT_SECRET, AuthService, AuthSettings
+from access.authz import Authorizer
+from access.pipeline import Pipeline
+from access.principal import ROLES
 from api.settings import AppSettings
+from audit.service import AuditService
+from collect.traits import TraitService
+from consent.model import Purpose
+from consent.policy import load_policy
+from consent.settings import ConsentSettings
+from graph.audit import AuditRepository
+from graph.consents import ConsentRepository
+from graph.identity import TraitRepository
+from graph.policies import PolicyRepository
+from graph.principals import PrincipalRepository
+from privacy.masking import load_masking_policy
+from privacy.settings import DEV_HMAC_KEY, PrivacySettings
 from collect.rules import IdentityRules, load_rules
 from collect.service import IngestService
 from collect.settings import CollectSettings
@@ -34,6 +51,10 @@ class Container:
     sources: SourceService
     ingest: IngestService
     profiles: ProfileRepository
+    auth: AuthService
+    pipeline: Pipeline
+    admin: AdminService
+    audit: AuditService
 
     def close(self) -> None:
         """Release the driver."""
@@ -47,14 +68,33 @@ def build_container(
     app = app or AppSettings()
     neo = neo or Neo4jSettings()
     collect = collect or CollectSettings()
-    if app.env == "prod" and neo.password == DEV_PASSWORD:
-        raise ConfigError("VEIL_NEO4J_PASSWORD is the development default; set a real password in prod")
+    auth_settings, privacy, consent_settings = AuthSettings(), PrivacySettings(), ConsentSettings()
+    if app.env == "prod":
+        for name, value, default in (("VEIL_NEO4J_PASSWORD", neo.password, DEV_PASSWORD),
+                                     ("VEIL_AUTH_JWT_SECRET", auth_settings.jwt_secret, DEV_JWT_SECRET),
+                                     ("VEIL_PRIVACY_HMAC_KEY", privacy.hmac_key, DEV_HMAC_KEY)):
+            if value == default:
+                raise ConfigError(f"{name} is the development default; set a real secret in prod")
     rules = load_rules(collect.identity_rules_file, extra_blocked=collect.blocked_values)
+    # Policies are data, validated here: a bad file stops start-up.
+    masking = load_masking_policy(roles=set(ROLES), purposes={p.value for p in Purpose},
+                                  path=privacy.masking_policy_file)
+    consent_policy = load_policy(consent_settings.policy_file)
     driver = create_driver(neo)
     db = neo.database
+    profiles = ProfileRepository(driver, database=db)
+    consents = ConsentRepository(driver, database=db)
+    authz = Authorizer(PolicyRepository(driver, database=db))
+    auth = AuthService(PrincipalRepository(driver, database=db), authz, auth_settings)
+    audit = AuditService(AuditRepository(driver, database=db))
+    pipeline = Pipeline(authz=authz, profiles=profiles, consents=consents, consent_policy=consent_policy,
+                        masking=masking, audit=audit, jurisdiction=consent_settings.jurisdiction,
+                        hmac_key=privacy.hmac_key.encode("utf-8"))
+    admin = AdminService(pipeline=pipeline, auth=auth, traits=TraitService(TraitRepository(driver, database=db)),
+                         consents=consents)
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
         ingest=IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules),
-        profiles=ProfileRepository(driver, database=db),
+        profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 import neo4j
 
-from audit.chain import GENESIS_HASH, StoredAudit, VerificationResult, link, verify
+from audit.chain import GENESIS_HASH, Problem, StoredAudit, VerificationResult, link, verify
 from audit.events import AuditAction, AuditEvent
 from graph.identity import run_write
 
@@ -24,27 +24,8 @@ __all__ = ["AuditHeadState", "AuditRepository", "StoredAudit"]
 
 HEAD_ID = "global"
 
-# The audit schema. graph/migrations.py should carry these same statements as a migration
-# (copied, not imported: an applied migration must not change); until then tests and the
-# benchmark apply them with `ensure_schema`. The head's unique constraint is what makes the
-# concurrent MERGE of the head safe.
-SCHEMA: tuple[str, ...] = (
-    "CREATE CONSTRAINT audit_head_id IF NOT EXISTS FOR (h:AuditHead) REQUIRE h.id IS UNIQUE",
-    "CREATE CONSTRAINT audit_record_seq IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.seq IS UNIQUE",
-    "CREATE CONSTRAINT audit_record_id IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.id IS UNIQUE",
-    "CREATE INDEX audit_record_workspace_seq IF NOT EXISTS FOR (a:AuditRecord) ON (a.workspace, a.seq)",
-    "CREATE INDEX audit_record_workspace_at IF NOT EXISTS FOR (a:AuditRecord) ON (a.workspace, a.at)",
-    (
-        "CREATE INDEX audit_record_workspace_subject_at IF NOT EXISTS "
-        "FOR (a:AuditRecord) ON (a.workspace, a.subject, a.at)"
-    ),
-    (
-        "CREATE INDEX audit_record_workspace_actor_at IF NOT EXISTS "
-        "FOR (a:AuditRecord) ON (a.workspace, a.actor, a.at)"
-    ),
-)
-AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
-
+# Constraints and indexes: migration 2 in graph/migrations.py (the head's unique constraint is
+# what makes the concurrent MERGE of the head safe).
 LOCK_HEAD = """
 MERGE (h:AuditHead {id: $head})
 ON CREATE SET h.seq = 0, h.hash = $genesis
@@ -68,18 +49,21 @@ REMOVE h._lock
 RETURN created
 """
 READ_HEAD = "MATCH (h:AuditHead {id: $head}) RETURN h.seq AS seq, h.hash AS hash"
+RECORD_HASH = "MATCH (a:AuditRecord {seq: $seq}) RETURN a.hash AS hash"
 # `WITH a ORDER BY <index properties> LIMIT` before the projection lets the planner read in
-# index order instead of sorting every matching record.
+# index order instead of sorting every matching record. `at` comes back as ISO text (hydrating
+# driver DateTimes costs more than the rest of a record's verification) with its type, so an
+# `at` rewritten as a look-alike string, which time-range queries would no longer find, fails
+# verification.
+_RECORD = "a {.*, at: toString(a.at), at_is_datetime: a.at IS :: ZONED DATETIME} AS a"
 RECORDS_PAGE = """
 MATCH (a:AuditRecord) WHERE a.seq > $after AND a.seq <= $until
 WITH a ORDER BY a.seq LIMIT $page
-RETURN a {.*} AS a
-"""
+RETURN """ + _RECORD
 WORKSPACE_RECORDS_PAGE = """
 MATCH (a:AuditRecord) WHERE a.workspace = $workspace AND a.seq > $after AND a.seq <= $until
 WITH a ORDER BY a.workspace, a.seq LIMIT $page
-RETURN a {.*} AS a
-"""
+RETURN """ + _RECORD
 WORKSPACE_SEQ_RANGE = """
 MATCH (a:AuditRecord) WHERE a.workspace = $workspace
 RETURN min(a.seq) AS first, max(a.seq) AS last
@@ -93,15 +77,15 @@ _QUERY_FILTERS = """
 # One constant per leading filter, each seeking its composite index in time order.
 QUERY_BY_SUBJECT = (
     "MATCH (a:AuditRecord) WHERE a.workspace = $workspace AND a.subject = $subject" + _QUERY_FILTERS
-    + "WITH a ORDER BY a.workspace DESC, a.subject DESC, a.at DESC LIMIT $limit RETURN a {.*} AS a"
+    + "WITH a ORDER BY a.workspace DESC, a.subject DESC, a.at DESC LIMIT $limit RETURN " + _RECORD
 )
 QUERY_BY_ACTOR = (
     "MATCH (a:AuditRecord) WHERE a.workspace = $workspace AND a.actor = $actor" + _QUERY_FILTERS
-    + "WITH a ORDER BY a.workspace DESC, a.actor DESC, a.at DESC LIMIT $limit RETURN a {.*} AS a"
+    + "WITH a ORDER BY a.workspace DESC, a.actor DESC, a.at DESC LIMIT $limit RETURN " + _RECORD
 )
 QUERY_BY_WORKSPACE = (
     "MATCH (a:AuditRecord) WHERE a.workspace = $workspace" + _QUERY_FILTERS
-    + "WITH a ORDER BY a.workspace DESC, a.at DESC LIMIT $limit RETURN a {.*} AS a"
+    + "WITH a ORDER BY a.workspace DESC, a.at DESC LIMIT $limit RETURN " + _RECORD
 )
 
 NO_LIMIT = 2**62
@@ -131,8 +115,14 @@ def _row(record: StoredAudit) -> dict[str, Any]:
     }
 
 
-def _native(value: Any) -> Any:
-    return value.to_native() if hasattr(value, "to_native") else value
+def _instant(value: Any, is_datetime: bool) -> Any:
+    """The stored `at` as a datetime; anything else is kept in a form that can not hash alike."""
+    if is_datetime and isinstance(value, str):
+        try:  # a named zone prints as "...Z[UTC]"; the offset before it fixes the instant
+            return datetime.fromisoformat(value.split("[", 1)[0])
+        except ValueError:
+            pass
+    return {"not_a_datetime": value}
 
 
 def _stored(props: dict[str, Any]) -> StoredAudit:
@@ -144,7 +134,7 @@ def _stored(props: dict[str, Any]) -> StoredAudit:
         except ValueError:
             pass
     values = {
-        "id": props.get("id"), "at": _native(props.get("at")), "workspace": props.get("workspace"),
+        "id": props.get("id"), "at": _instant(props.get("at"), bool(props.get("at_is_datetime"))), "workspace": props.get("workspace"),
         "actor": props.get("actor"), "actor_kind": props.get("actor_kind"), "role": props.get("role"),
         "action": props.get("action"), "resource": props.get("resource"),
         "decision": props.get("decision"), "subject": props.get("subject"),
@@ -164,12 +154,6 @@ class AuditRepository:
     def __init__(self, driver: neo4j.Driver, *, database: str) -> None:
         self.driver = driver
         self.database = database
-
-    def ensure_schema(self) -> None:
-        """Create the audit constraints and indexes if missing (idempotent)."""
-        for statement in SCHEMA:
-            self.driver.execute_query(statement, database_=self.database)
-        self.driver.execute_query(AWAIT_INDEXES, database_=self.database)
 
     def append(self, event: AuditEvent) -> StoredAudit:
         """Chain and store one event."""
@@ -198,15 +182,27 @@ class AuditRepository:
             return None
         return AuditHeadState(seq=records[0]["seq"], hash=records[0]["hash"])
 
-    def verify_chain(self, *, page: int = 1000) -> VerificationResult:
-        """Stream the whole chain from genesis up to the head and verify it.
+    def verify_chain(self, *, after_seq: int = 0, page: int = 1000) -> VerificationResult:
+        """Stream the chain up to the head and verify it: from genesis, or after a checkpoint.
 
-        The head is read first; records appended meanwhile lie past it and are not checked.
-        A missing head with records present is reported (records continue past seq 0).
+        With `after_seq`, that record's stored hash is trusted (a checkpoint from an earlier
+        verification or an external copy) and only later records are checked. The head is read
+        first; records appended meanwhile lie past it and are not checked. A missing head with
+        records present is reported (records continue past seq 0).
         """
         head = self.head() or AuditHeadState(seq=0, hash=GENESIS_HASH)
+        after: tuple[int, str] = (0, GENESIS_HASH)
+        if after_seq > 0:
+            records, _, _ = self.driver.execute_query(
+                RECORD_HASH, seq=after_seq, database_=self.database, routing_=neo4j.RoutingControl.READ,
+            )
+            if not records:
+                return VerificationResult(ok=False, checked=0, broken_seq=after_seq, problem=Problem.GAP,
+                                          detail=f"checkpoint seq {after_seq} is missing")
+            after = (after_seq, records[0]["hash"])
         until = head.seq if head.seq > 0 else None
-        return verify(self.iter_records(until_seq=until, page=page), head=(head.seq, head.hash))
+        return verify(self.iter_records(since_seq=after_seq, until_seq=until, page=page),
+                      after=after, head=(head.seq, head.hash))
 
     def iter_records(
         self,

@@ -21,7 +21,8 @@ MERGE (p)-[:GAVE]->(c)
 FOR_SUBJECT = """
 MATCH (p:Profile {id: $id, workspace: $workspace})
 OPTIONAL MATCH (l:Profile)-[:MERGED_INTO*1..]->(p)
-WITH [p] + collect(l) AS ps
+WITH p, collect(l) AS merged
+WITH [p] + merged AS ps
 UNWIND ps AS x
 MATCH (x)-[:GAVE]->(c:Consent)
 RETURN DISTINCT c {.*} AS c

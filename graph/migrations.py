@@ -41,6 +41,26 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX conflict_workspace IF NOT EXISTS FOR (c:IdentityConflict) ON (c.workspace, c.at)",
         "CREATE INDEX merge_workspace IF NOT EXISTS FOR (m:Merge) ON (m.workspace, m.at)",
     )),
+    Migration(2, "access, consent and audit", (
+        "CREATE CONSTRAINT api_key_id IF NOT EXISTS FOR (k:ApiKey) REQUIRE k.id IS UNIQUE",
+        "CREATE CONSTRAINT api_key_hash IF NOT EXISTS FOR (k:ApiKey) REQUIRE k.key_hash IS UNIQUE",
+        "CREATE CONSTRAINT user_id IF NOT EXISTS FOR (u:User) REQUIRE u.id IS UNIQUE",
+        "CREATE CONSTRAINT user_name IF NOT EXISTS FOR (u:User) REQUIRE u.username IS UNIQUE",
+        "CREATE CONSTRAINT policy_rule_key IF NOT EXISTS FOR (r:PolicyRule) REQUIRE r.key IS UNIQUE",
+        "CREATE CONSTRAINT policy_version_id IF NOT EXISTS FOR (v:PolicyVersion) REQUIRE v.id IS UNIQUE",
+        "CREATE CONSTRAINT consent_id IF NOT EXISTS FOR (c:Consent) REQUIRE c.id IS UNIQUE",
+        "CREATE INDEX consent_subject IF NOT EXISTS FOR (c:Consent) ON (c.workspace, c.subject)",
+        # Audit trail (same statements as graph/audit.py SCHEMA; copied: an applied migration never changes).
+        "CREATE CONSTRAINT audit_head_id IF NOT EXISTS FOR (h:AuditHead) REQUIRE h.id IS UNIQUE",
+        "CREATE CONSTRAINT audit_record_seq IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.seq IS UNIQUE",
+        "CREATE CONSTRAINT audit_record_id IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.id IS UNIQUE",
+        "CREATE INDEX audit_record_workspace_seq IF NOT EXISTS FOR (a:AuditRecord) ON (a.workspace, a.seq)",
+        "CREATE INDEX audit_record_workspace_at IF NOT EXISTS FOR (a:AuditRecord) ON (a.workspace, a.at)",
+        "CREATE INDEX audit_record_workspace_subject_at IF NOT EXISTS "
+        "FOR (a:AuditRecord) ON (a.workspace, a.subject, a.at)",
+        "CREATE INDEX audit_record_workspace_actor_at IF NOT EXISTS "
+        "FOR (a:AuditRecord) ON (a.workspace, a.actor, a.at)",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -18,7 +18,7 @@ def _profile_of(container, workspace: str, key: str):
 
 
 def _interactions(container, profile_id: str) -> list[str]:
-    rows = cypher(container, "MATCH (:Profile {id: $id})-[:PERFORMED]->(e) RETURN e.message_id AS m ORDER BY e.ts",
+    rows = cypher(container, "MATCH (:Profile {id: $id})-[:PERFORMED]->(e) RETURN e.message_id AS m ORDER BY e.ts, e.message_id",
                   id=profile_id)
     return [r["m"] for r in rows]
 

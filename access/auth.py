@@ -1,0 +1,169 @@
+"""Authentication: app API keys, staff users (argon2 + short-lived JWT), optional OIDC JWTs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from access.authz import Authorizer
+from access.principal import ROLES, Principal, PrincipalKind
+from graph.policies import PolicyRule
+from graph.principals import ApiKeyRecord, PrincipalRepository
+
+DEV_JWT_SECRET = "veil-dev-jwt-secret-change-me-0123456789"
+API_KEY_PREFIX = "vak_"
+
+
+class AuthSettings(BaseSettings):
+    """Token settings (environment prefix VEIL_AUTH_)."""
+
+    model_config = SettingsConfigDict(env_prefix="VEIL_AUTH_", extra="ignore")
+
+    jwt_secret: str = Field(DEV_JWT_SECRET, description="HS256 secret for staff tokens (refused in prod if default)")
+    token_ttl_minutes: int = Field(15, description="Lifetime of a staff token")
+    oidc_jwks_file: Path | None = Field(None, description="JWKS file of an external OIDC provider (offline)")
+    oidc_issuer: str | None = Field(None, description="Expected issuer of OIDC tokens")
+    oidc_audience: str | None = Field(None, description="Expected audience of OIDC tokens")
+    oidc_roles_claim: str = Field("veil_roles", description="Claim holding Veil role names")
+    oidc_workspace_claim: str = Field("veil_workspace", description="Claim holding the workspace")
+
+
+class AuthError(Exception):
+    """Authentication failed (mapped to 401 / UNAUTHENTICATED)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class AuthService:
+    """Issues and verifies credentials; role assignments live in the authorization policy."""
+
+    def __init__(self, repo: PrincipalRepository, authz: Authorizer, settings: AuthSettings) -> None:
+        self.repo = repo
+        self.authz = authz
+        self.settings = settings
+        self.hasher = PasswordHasher()
+
+    # --- API keys -------------------------------------------------------------------------
+    def create_api_key(self, *, workspace: str, role: str, name: str, actor: str) -> tuple[ApiKeyRecord, str]:
+        """A new API key for an app; the key is returned once."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        key_id = uuid.uuid4().hex[:16]
+        self.repo.create_key(key_id=key_id, workspace=workspace, role=role, name=name,
+                             key_hash=_hash_key(key), prefix=key[:8], actor=actor)
+        return ApiKeyRecord(key_id, workspace, role, name, False), key
+
+    def authenticate_api_key(self, key: str) -> Principal:
+        """The principal of an API key."""
+        rec = self.repo.key_by_hash(_hash_key(key))
+        if rec is None or rec.disabled:
+            raise AuthError("invalid_credentials", "unknown or revoked API key")
+        return Principal(id=f"key:{rec.id}", kind=PrincipalKind.API_KEY, workspace=rec.workspace,
+                         roles=(rec.role,), name=rec.name)
+
+    # --- users ----------------------------------------------------------------------------
+    def create_user(self, *, username: str, password: str) -> str:
+        """A new staff user; returns its id."""
+        if len(password) < 12:
+            raise ValueError("passwords need at least 12 characters")
+        if self.repo.user_by_name(username) is not None:
+            raise ValueError(f"user {username!r} already exists")
+        user_id = uuid.uuid4().hex[:16]
+        self.repo.create_user(user_id=user_id, username=username, password_hash=self.hasher.hash(password))
+        return user_id
+
+    def assign_role(self, *, user_id: str, role: str, workspace: str, actor: str) -> bool:
+        """Give a user a role in a workspace."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        return self.authz.add_rule(PolicyRule("g", (f"user:{user_id}", f"role:{role}", workspace)), actor=actor)
+
+    def revoke_role(self, *, user_id: str, role: str, workspace: str, actor: str) -> bool:
+        """Take a role away."""
+        return self.authz.remove_rule(PolicyRule("g", (f"user:{user_id}", f"role:{role}", workspace)), actor=actor)
+
+    def roles_of(self, subject: str, workspace: str) -> tuple[str, ...]:
+        """Roles a subject holds in a workspace."""
+        roles = []
+        for rule in self.authz.repo.rules():
+            if rule.ptype == "g" and rule.values[0] == subject and rule.values[2] in (workspace, "*"):
+                roles.append(rule.values[1].removeprefix("role:"))
+        return tuple(sorted(set(roles)))
+
+    def login(self, *, username: str, password: str, workspace: str) -> tuple[str, Principal]:
+        """Verify a password and issue a short-lived JWT for one workspace."""
+        user = self.repo.user_by_name(username)
+        if user is None or user.disabled:
+            self.hasher.hash(password)  # same cost either way: no user enumeration by timing
+            raise AuthError("invalid_credentials", "wrong user name or password")
+        try:
+            self.hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError) as exc:
+            raise AuthError("invalid_credentials", "wrong user name or password") from exc
+        if self.hasher.check_needs_rehash(user.password_hash):
+            self.repo.set_password_hash(user_id=user.id, password_hash=self.hasher.hash(password))
+        roles = self.roles_of(f"user:{user.id}", workspace)
+        if not roles:
+            raise AuthError("no_role", f"user has no role in workspace {workspace!r}")
+        now = datetime.now(UTC)
+        claims = {"sub": f"user:{user.id}", "name": user.username, "ws": workspace, "roles": list(roles),
+                  "iat": now, "exp": now + timedelta(minutes=self.settings.token_ttl_minutes), "iss": "veil"}
+        token = jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256")
+        return token, Principal(id=claims["sub"], kind=PrincipalKind.USER, workspace=workspace, roles=roles,
+                                name=user.username)
+
+    def authenticate_token(self, token: str) -> Principal:
+        """A Veil staff JWT, or (when configured) an external OIDC provider's JWT."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthError("invalid_token", "malformed token") from exc
+        if header.get("alg") == "HS256":
+            try:
+                claims = jwt.decode(token, self.settings.jwt_secret, algorithms=["HS256"], issuer="veil",
+                                    options={"require": ["exp", "sub", "iss"]})
+            except jwt.ExpiredSignatureError as exc:
+                raise AuthError("token_expired", "the token has expired; log in again") from exc
+            except jwt.PyJWTError as exc:
+                raise AuthError("invalid_token", "invalid token") from exc
+            roles = tuple(r for r in claims.get("roles", []) if r in ROLES)
+            return Principal(id=claims["sub"], kind=PrincipalKind.USER, workspace=claims["ws"], roles=roles,
+                             name=claims.get("name", ""))
+        return self._oidc(token)
+
+    def _oidc(self, token: str) -> Principal:
+        s = self.settings
+        if s.oidc_jwks_file is None:
+            raise AuthError("invalid_token", "unsupported token")
+        try:
+            jwks = jwt.PyJWKSet.from_dict(json.loads(Path(s.oidc_jwks_file).read_text(encoding="utf-8")))
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = next(k for k in jwks.keys if kid is None or k.key_id == kid)
+            claims = jwt.decode(token, key.key, algorithms=["RS256", "ES256"], audience=s.oidc_audience,
+                                issuer=s.oidc_issuer, options={"require": ["exp", "sub"]})
+        except (StopIteration, jwt.PyJWTError, OSError, ValueError) as exc:
+            raise AuthError("invalid_token", "OIDC token could not be verified") from exc
+        roles = tuple(r for r in claims.get(s.oidc_roles_claim, []) if r in ROLES)
+        workspace = claims.get(s.oidc_workspace_claim)
+        if not roles or not isinstance(workspace, str):
+            raise AuthError("no_role", "the OIDC token carries no Veil role or workspace")
+        return Principal(id=f"oidc:{claims['sub']}", kind=PrincipalKind.USER, workspace=workspace, roles=roles,
+                         name=claims.get("preferred_username", ""))

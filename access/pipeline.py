@@ -1,0 +1,231 @@
+"""The enforcement pipeline: authorize -> fetch -> consent gate -> mask -> audit -> respond.
+
+Every read of customer data (GraphQL resolvers today, activation jobs later) calls this
+module; transports never touch repositories for customer data directly. The audit record is
+written before anything is returned, and if it cannot be written nothing is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from access.authz import Authorizer, FieldPermissions, Forbidden
+from access.principal import Principal
+from audit.events import AuditAction, AuditEvent, Decision as AuditDecision
+from audit.service import AuditService
+from consent.gate import Decision, decide
+from consent.model import Channel, ConsentRecord, Jurisdiction, Purpose
+from consent.policy import ConsentPolicy
+from graph.consents import ConsentRepository
+from graph.profiles import MergeRecord, ProfileRecord, ProfileRepository
+from privacy.masking import MaskingPolicy, PiiCategory, identifier_category, mask_value, trait_category
+
+
+class NotFound(Exception):
+    """No such object in the caller's workspace (another tenant's object looks the same)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found")
+        self.what = what
+
+
+class ConsentDenied(Exception):
+    """The consent gate refused this purpose for this person."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(f"not permitted for this purpose: {decision.reason}")
+        self.decision = decision
+
+
+@dataclass(frozen=True)
+class MaskedValue:
+    """A field value after masking, with how it was masked."""
+
+    name: str
+    value: Any
+    category: PiiCategory
+    strategy: str
+
+
+@dataclass(frozen=True)
+class MaskedProfile:
+    """A profile as the caller may see it. The only input output types accept."""
+
+    id: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    traits: tuple[MaskedValue, ...]
+    identifiers: tuple[MaskedValue, ...] | None  # None = not permitted
+    interaction_count: int | None
+    withheld: tuple[str, ...]
+    purpose: str
+    lawful_basis: str | None
+    consent_record_id: str | None
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """Who reads, for which purpose and channel; built once per request."""
+
+    principal: Principal
+    purpose: Purpose
+    channel: Channel
+    permissions: FieldPermissions
+
+
+class Pipeline:
+    """One reusable enforcement pipeline."""
+
+    def __init__(self, *, authz: Authorizer, profiles: ProfileRepository, consents: ConsentRepository,
+                 consent_policy: ConsentPolicy, masking: MaskingPolicy, audit: AuditService,
+                 jurisdiction: Jurisdiction, hmac_key: bytes) -> None:
+        self.authz = authz
+        self.profiles = profiles
+        self.consents = consents
+        self.consent_policy = consent_policy
+        self.masking = masking
+        self.audit = audit
+        self.jurisdiction = jurisdiction
+        self.hmac_key = hmac_key
+
+    def context(self, principal: Principal, purpose: Purpose, channel: Channel = Channel.any) -> ReadContext:
+        """Per-request state: field permissions are computed once here."""
+        return ReadContext(principal, purpose, channel, self.authz.field_permissions(principal))
+
+    def _audit(self, ctx: ReadContext, *, action: AuditAction, resource: str, subject: str | None,
+               decision: AuditDecision, reason: str, returned: Sequence[str] = (), masked: Sequence[str] = (),
+               lawful_basis: str | None = None, consent_record_id: str | None = None) -> None:
+        self.audit.record(AuditEvent.create(
+            workspace=ctx.principal.workspace, actor=ctx.principal.id, actor_kind=ctx.principal.kind.value,
+            role=",".join(ctx.principal.roles), action=action, resource=resource, subject=subject,
+            fields_returned=tuple(returned), fields_masked=tuple(masked), purpose=ctx.purpose.value,
+            lawful_basis=lawful_basis, consent_record_id=consent_record_id, decision=decision, reason=reason))
+
+    def require(self, ctx: ReadContext, resource: str, action: str, *, subject: str | None = None) -> None:
+        """Authorize, auditing a denial before raising."""
+        try:
+            self.authz.require(ctx.principal, resource, action)
+        except Forbidden:
+            self._audit(ctx, action=AuditAction.READ if action == "read" else AuditAction.WRITE,
+                        resource=resource, subject=subject, decision=AuditDecision.DENY, reason="forbidden")
+            raise
+
+    def consent_records(self, ctx: ReadContext, profile_id: str) -> list[ConsentRecord]:
+        """Consent history of a person (including profiles merged into it)."""
+        return self.consents.for_subject(workspace=ctx.principal.workspace, profile_id=profile_id)
+
+    def gate(self, ctx: ReadContext, profile_id: str) -> Decision:
+        """The consent decision for this purpose and channel."""
+        return decide(purpose=ctx.purpose, channel=ctx.channel, jurisdiction=self.jurisdiction,
+                      records=self.consent_records(ctx, profile_id), policy=self.consent_policy,
+                      now=datetime.now(UTC))
+
+    def mask(self, ctx: ReadContext, profile: ProfileRecord, decision: Decision) -> MaskedProfile:
+        """Drop fields the role may not read and mask the rest per the masking policy."""
+        roles = ctx.principal.roles
+        traits, withheld = [], []
+        for name, value in sorted(profile.traits.items()):
+            cat = trait_category(name)
+            if not ctx.permissions.may_read(cat.value):
+                withheld.append(f"traits.{name}")
+                continue
+            strategy = self.masking.strategy_for(roles=roles, purpose=ctx.purpose.value, category=cat)
+            traits.append(MaskedValue(name, mask_value(strategy, value, key=self.hmac_key), cat, strategy))
+        identifiers: list[MaskedValue] | None = None
+        if ctx.permissions.may_read("identifiers"):
+            identifiers = []
+            for kind, value in profile.identifiers:
+                cat = identifier_category(kind)
+                if not ctx.permissions.may_read(cat.value):
+                    withheld.append(f"identifiers.{kind}")
+                    continue
+                strategy = self.masking.strategy_for(roles=roles, purpose=ctx.purpose.value, category=cat)
+                identifiers.append(MaskedValue(kind, mask_value(strategy, value, key=self.hmac_key), cat, strategy))
+        else:
+            withheld.append("identifiers")
+        counts = ctx.permissions.may_read("interactions")
+        if not counts:
+            withheld.append("interactions")
+        return MaskedProfile(
+            id=profile.id, first_seen=profile.first_seen, last_seen=profile.last_seen, traits=tuple(traits),
+            identifiers=tuple(identifiers) if identifiers is not None else None,
+            interaction_count=profile.interactions if counts else None, withheld=tuple(withheld),
+            purpose=ctx.purpose.value, lawful_basis=decision.lawful_basis.value if decision.lawful_basis else None,
+            consent_record_id=decision.record_id)
+
+    def read_profile(self, ctx: ReadContext, *, profile_id: str | None = None,
+                     identifier: tuple[str, str] | None = None) -> MaskedProfile:
+        """The whole pipeline for one profile."""
+        self.require(ctx, "profile", "read", subject=profile_id)
+        ws = ctx.principal.workspace
+        if identifier is not None:
+            profile = self.profiles.find_by_identifier(workspace=ws, kind=identifier[0], value=identifier[1])
+        else:
+            profile = self.profiles.get_profile(workspace=ws, profile_id=profile_id or "")
+        if profile is None or profile.status != "active":
+            self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile_id,
+                        decision=AuditDecision.DENY, reason="not_found")
+            raise NotFound("profile")
+        return self._finish(ctx, profile)
+
+    def _finish(self, ctx: ReadContext, profile: ProfileRecord) -> MaskedProfile:
+        decision = self.gate(ctx, profile.id)
+        if not decision.allowed:
+            self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile.id,
+                        decision=AuditDecision.DENY, reason=decision.reason, consent_record_id=decision.record_id)
+            raise ConsentDenied(decision)
+        masked = self.mask(ctx, profile, decision)
+        returned = [f"traits.{t.name}" for t in masked.traits] + (
+            [f"identifiers.{i.name}" for i in masked.identifiers] if masked.identifiers is not None else [])
+        masked_fields = [f"traits.{t.name}" for t in masked.traits if t.strategy != "plain"] + (
+            [f"identifiers.{i.name}" for i in masked.identifiers if i.strategy != "plain"]
+            if masked.identifiers is not None else [])
+        self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile.id,
+                    decision=AuditDecision.ALLOW, reason=decision.reason, returned=returned, masked=masked_fields,
+                    lawful_basis=masked.lawful_basis, consent_record_id=decision.record_id)
+        return masked
+
+    def list_profiles(self, ctx: ReadContext, *, after: str, limit: int) -> tuple[list[MaskedProfile], int, bool]:
+        """A page of profiles; people the gate refuses are skipped (and audited as denials)."""
+        self.require(ctx, "profile", "read")
+        page = self.profiles.page(workspace=ctx.principal.workspace, after=after, limit=limit + 1)
+        has_next = len(page) > limit
+        out = []
+        skipped = 0
+        for profile in page[:limit]:
+            try:
+                out.append(self._finish(ctx, profile))
+            except ConsentDenied:
+                skipped += 1
+        return out, skipped, has_next
+
+    def interactions(self, ctx: ReadContext, profile_id: str, *, event_type: str | None, since: datetime | None,
+                     until: datetime | None, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """A profile's interactions (no PII in these fields), audited."""
+        self.require(ctx, "profile.interactions", "read", subject=profile_id)
+        rows = self.profiles.interactions_page(workspace=ctx.principal.workspace, profile_id=profile_id,
+                                               event_type=event_type, since=since, until=until, after=after,
+                                               limit=limit)
+        self._audit(ctx, action=AuditAction.READ, resource="profile.interactions", subject=profile_id,
+                    decision=AuditDecision.ALLOW, reason="permitted",
+                    returned=("interactions.type", "interactions.event", "interactions.ts"))
+        return rows
+
+    def merge_history(self, ctx: ReadContext, profile_id: str) -> list[MergeRecord]:
+        """The merge ledger of a profile, audited."""
+        self.require(ctx, "profile.merges", "read", subject=profile_id)
+        history = self.profiles.merge_history(workspace=ctx.principal.workspace, profile_id=profile_id)
+        self._audit(ctx, action=AuditAction.READ, resource="profile.merges", subject=profile_id,
+                    decision=AuditDecision.ALLOW, reason="permitted", returned=("merges",))
+        return history
+
+    def consent_history(self, ctx: ReadContext, profile_id: str) -> list[ConsentRecord]:
+        """Consent records of a profile, audited."""
+        self.require(ctx, "profile.consents", "read", subject=profile_id)
+        records = self.consent_records(ctx, profile_id)
+        self._audit(ctx, action=AuditAction.READ, resource="profile.consents", subject=profile_id,
+                    decision=AuditDecision.ALLOW, reason="permitted", returned=("consents",))
+        return records

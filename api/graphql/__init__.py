@@ -1,0 +1,1 @@
+"""GraphQL API (Strawberry): profiles behind the enforcement pipeline, admin mutations."""

@@ -1,0 +1,37 @@
+"""Domain errors -> GraphQL errors with stable codes; everything else is masked."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+
+from access.auth import AuthError
+from access.authz import Forbidden
+from access.pipeline import ConsentDenied, NotFound
+from audit.service import AuditUnavailable
+
+
+class ClientError(Exception):
+    """A request the client can fix (bad argument, missing purpose)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def to_graphql(exc: Exception) -> GraphQLError | None:
+    """A GraphQLError with `extensions.code` for known errors, None for unexpected ones."""
+    if isinstance(exc, AuthError):
+        return GraphQLError(exc.message, extensions={"code": "UNAUTHENTICATED", "reason": exc.code})
+    if isinstance(exc, Forbidden):
+        return GraphQLError(str(exc), extensions={"code": "FORBIDDEN"})
+    if isinstance(exc, NotFound):
+        return GraphQLError(str(exc), extensions={"code": "NOT_FOUND"})
+    if isinstance(exc, ConsentDenied):
+        return GraphQLError("not permitted for this purpose", extensions={
+            "code": "CONSENT_DENIED", "reason": exc.decision.reason})
+    if isinstance(exc, AuditUnavailable):
+        return GraphQLError("audit trail unavailable; nothing was returned", extensions={"code": "AUDIT_UNAVAILABLE"})
+    if isinstance(exc, ClientError):
+        return GraphQLError(exc.message, extensions={"code": exc.code})
+    return None

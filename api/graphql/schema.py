@@ -1,0 +1,224 @@
+"""Strawberry schema: queries and mutations, each a thin call into the pipeline or a service."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from access.pipeline import ReadContext
+from api.graphql.errors import ClientError, to_graphql
+from api.graphql.types import (
+    ApiKeyCreated,
+    ChannelEnum,
+    Consent,
+    Interaction,
+    InteractionConnection,
+    LoginResult,
+    Merge,
+    PageInfo,
+    Profile,
+    ProfileConnection,
+    ProfileEdge,
+    PurposeEnum,
+    RoleEnum,
+)
+from consent.model import Channel, Purpose
+
+MAX_PAGE = 100
+
+
+def _ctx(info: Info, purpose: Purpose | None, channel: Channel | None = None) -> ReadContext:
+    gql = info.context["veil"]
+    return gql.read_context(purpose, channel)
+
+
+async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def _page_size(first: int) -> int:
+    if first < 1 or first > MAX_PAGE:
+        raise ClientError("BAD_REQUEST", f"first must be between 1 and {MAX_PAGE}")
+    return first
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A profile by id")
+    async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
+        ctx = _ctx(info, purpose)
+        return Profile.from_masked(await _run(info.context["veil"].pipeline.read_profile, ctx, profile_id=str(id)))
+
+    @strawberry.field(description="A profile by identifier (type + value, e.g. email + amy@example.com)")
+    async def profile_by_identifier(self, info: Info, type: str, value: str,
+                                    purpose: PurposeEnum | None = None) -> Profile:
+        ctx = _ctx(info, purpose)
+        veil = info.context["veil"]
+        norm = veil.normalize_identifier(type, value)
+        return Profile.from_masked(await _run(veil.pipeline.read_profile, ctx, identifier=norm))
+
+    @strawberry.field(description="Profiles, cursor-paginated (Relay style)")
+    async def profiles(self, info: Info, first: int = 20, after: str | None = None,
+                       purpose: PurposeEnum | None = None) -> ProfileConnection:
+        ctx = _ctx(info, purpose)
+        rows, skipped, has_next = await _run(info.context["veil"].pipeline.list_profiles, ctx,
+                                             after=after or "", limit=_page_size(first))
+        edges = [ProfileEdge(cursor=m.id, node=Profile.from_masked(m)) for m in rows]
+        return ProfileConnection(edges=edges, withheld_count=skipped, page_info=PageInfo(
+            has_next_page=has_next, end_cursor=edges[-1].cursor if edges else after))
+
+    @strawberry.field(description="Interactions of a profile, filtered by type or event name and time")
+    async def interactions(self, info: Info, profile_id: strawberry.ID, first: int = 50, after: str | None = None,
+                           type: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                           purpose: PurposeEnum | None = None) -> InteractionConnection:
+        ctx = _ctx(info, purpose)
+        limit = _page_size(first)
+        rows = await _run(info.context["veil"].pipeline.interactions, ctx, str(profile_id), event_type=type,
+                          since=since, until=until, after=after, limit=limit + 1)
+        nodes = [Interaction.of(r) for r in rows[:limit]]
+        return InteractionConnection(nodes=nodes, page_info=PageInfo(
+            has_next_page=len(rows) > limit, end_cursor=str(nodes[-1].id) if nodes else after))
+
+    @strawberry.field(description="Consent history of a profile (append-only)")
+    async def consents(self, info: Info, profile_id: strawberry.ID, purpose: PurposeEnum | None = None) -> list[Consent]:
+        ctx = _ctx(info, purpose)
+        return [Consent.of(r) for r in await _run(info.context["veil"].pipeline.consent_history, ctx, str(profile_id))]
+
+    @strawberry.field(description="Merge ledger of a profile")
+    async def merge_history(self, info: Info, profile_id: strawberry.ID,
+                            purpose: PurposeEnum | None = None) -> list[Merge]:
+        ctx = _ctx(info, purpose)
+        return [Merge.of(m) for m in await _run(info.context["veil"].pipeline.merge_history, ctx, str(profile_id))]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Log in as a staff user; returns a short-lived token")
+    async def login(self, info: Info, username: str, password: str, workspace: str) -> LoginResult:
+        veil = info.context["veil"]
+        token, principal = await _run(veil.login, username=username, password=password, workspace=workspace)
+        return LoginResult(token=token, expires_in_seconds=veil.token_ttl_seconds, roles=list(principal.roles))
+
+    @strawberry.mutation(description="Set traits on a profile (newest value wins, provenance kept)")
+    async def update_traits(self, info: Info, profile_id: strawberry.ID, traits: JSON,
+                            purpose: PurposeEnum | None = None) -> bool:
+        ctx = _ctx(info, purpose)
+        return await _run(info.context["veil"].update_traits, ctx, str(profile_id), traits)
+
+    @strawberry.mutation(description="Record a consent decision (granted/denied) for a purpose and channel")
+    async def record_consent(self, info: Info, profile_id: strawberry.ID, purpose_of_consent: PurposeEnum,
+                             channel: ChannelEnum, granted: bool, notice_version: str | None = None,
+                             notice_text: str | None = None, purpose: PurposeEnum | None = None) -> Consent:
+        ctx = _ctx(info, purpose)
+        rec = await _run(info.context["veil"].record_consent, ctx, str(profile_id), purpose_of_consent, channel,
+                         "granted" if granted else "denied", notice_version, notice_text)
+        return Consent.of(rec)
+
+    @strawberry.mutation(description="Withdraw consent; takes effect on the next read")
+    async def withdraw_consent(self, info: Info, profile_id: strawberry.ID, purpose_of_consent: PurposeEnum,
+                               channel: ChannelEnum, purpose: PurposeEnum | None = None) -> Consent:
+        ctx = _ctx(info, purpose)
+        rec = await _run(info.context["veil"].record_consent, ctx, str(profile_id), purpose_of_consent, channel,
+                         "withdrawn", None, None)
+        return Consent.of(rec)
+
+    @strawberry.mutation(description="Create an API key for an app (admin only)")
+    async def create_api_key(self, info: Info, role: RoleEnum, name: str) -> ApiKeyCreated:
+        rec, key = await _run(info.context["veil"].create_api_key, role.value, name)
+        return ApiKeyCreated(id=rec.id, workspace=rec.workspace, role=rec.role, name=rec.name, key=key)
+
+    @strawberry.mutation(description="Revoke an API key (admin only)")
+    async def revoke_api_key(self, info: Info, id: str) -> bool:
+        return await _run(info.context["veil"].revoke_api_key, id)
+
+    @strawberry.mutation(description="Create a staff user (admin only)")
+    async def create_user(self, info: Info, username: str, password: str) -> str:
+        return await _run(info.context["veil"].create_user, username, password)
+
+    @strawberry.mutation(description="Give a user a role in this workspace (admin only)")
+    async def assign_role(self, info: Info, user_id: str, role: RoleEnum) -> bool:
+        return await _run(info.context["veil"].assign_role, user_id, role.value, True)
+
+    @strawberry.mutation(description="Take a role away in this workspace (admin only)")
+    async def revoke_role(self, info: Info, user_id: str, role: RoleEnum) -> bool:
+        return await _run(info.context["veil"].assign_role, user_id, role.value, False)
+
+    @strawberry.mutation(description="Add or remove an authorization rule for this workspace (admin only)")
+    async def set_policy_rule(self, info: Info, role: RoleEnum, resource: str, action: str, effect: str,
+                              present: bool = True) -> bool:
+        return await _run(info.context["veil"].set_policy_rule, role.value, resource, action, effect, present)
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean .*?\?$")
+
+
+class StripSuggestions(SchemaExtension):
+    """Validation errors must not reveal field names the caller did not ask about."""
+
+    def on_validate(self):  # type: ignore[no-untyped-def]
+        yield
+        errors = self.execution_context.pre_execution_errors or []
+        for i, err in enumerate(errors):
+            if "Did you mean" in err.message:
+                errors[i] = GraphQLError(_SUGGESTION.sub("", err.message), nodes=err.nodes,
+                                         extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
+
+
+class DomainErrors(SchemaExtension):
+    """Rewrites known domain errors to coded GraphQL errors (the masking extension hides the rest)."""
+
+    def on_execute(self):  # type: ignore[no-untyped-def]
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        fixed = []
+        for err in result.errors:
+            mapped = to_graphql(err.original_error) if err.original_error is not None else None
+            if mapped is not None:
+                fixed.append(GraphQLError(mapped.message, nodes=err.nodes, path=err.path,
+                                          original_error=None, extensions=mapped.extensions))
+                status = {"AUDIT_UNAVAILABLE": 503, "UNAUTHENTICATED": 401}.get(mapped.extensions["code"])
+                response = self.execution_context.context.get("response")
+                if status and response is not None:
+                    response.status_code = status
+            else:
+                fixed.append(err)
+        result.errors = fixed
+
+
+def _should_mask(err: GraphQLError) -> bool:
+    """Mask only unexpected errors: ones with an original exception that is not a coded domain error."""
+    return err.original_error is not None and not (err.extensions or {}).get("code")
+
+
+def build_schema(*, introspection: bool, max_depth: int = 8, max_aliases: int = 15,
+                 max_tokens: int = 2000) -> strawberry.Schema:
+    """The hardened schema."""
+    extensions: list[Any] = [
+        QueryDepthLimiter(max_depth=max_depth),
+        MaxAliasesLimiter(max_alias_count=max_aliases),
+        MaxTokensLimiter(max_token_count=max_tokens),
+        StripSuggestions,
+        DomainErrors,
+        MaskErrors(should_mask_error=_should_mask, error_message="internal error"),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection())
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)

@@ -1,0 +1,194 @@
+"""GraphQL output types. Profile output can only be built from a MaskedProfile."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from access.pipeline import MaskedProfile, MaskedValue
+from consent.model import Channel, ConsentRecord, Purpose
+from graph.profiles import MergeRecord
+
+PurposeEnum = strawberry.enum(Purpose, name="Purpose", description="Why the data is read (required on every query)")
+ChannelEnum = strawberry.enum(Channel, name="Channel")
+
+_FROM_MASKED = object()
+
+
+@strawberry.type(description="A field after masking; `masking` names the strategy applied")
+class MaskedField:
+    name: str
+    value: JSON | None
+    category: str
+    masking: str
+
+    @staticmethod
+    def of(v: MaskedValue) -> MaskedField:
+        """From a masked value."""
+        value: Any = v.value
+        if isinstance(value, str) and value[:1] in "[{":
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        return MaskedField(name=v.name, value=value, category=v.category.value, masking=v.strategy)
+
+
+@strawberry.type(description="One interaction (event) of a profile")
+class Interaction:
+    id: strawberry.ID
+    message_id: str
+    type: str
+    event: str | None
+    ts: datetime | None
+    channel: str | None
+    order_id: str | None
+    revenue: float | None
+    currency: str | None
+    store_id: str | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> Interaction:
+        """From a repository row."""
+        return Interaction(
+            id=strawberry.ID(row["key"]), message_id=row.get("message_id", ""), type=row.get("type", ""),
+            event=row.get("event"), ts=row.get("ts"), channel=row.get("channel"), order_id=row.get("order_id"),
+            revenue=row.get("revenue"), currency=row.get("currency"), store_id=row.get("store_id"),
+            utm_source=row.get("utm_source"), utm_medium=row.get("utm_medium"), utm_campaign=row.get("utm_campaign"))
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class InteractionConnection:
+    nodes: list[Interaction]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A consent record (history is append-only)")
+class Consent:
+    id: strawberry.ID
+    purpose: str
+    channel: str
+    status: str
+    lawful_basis: str
+    source: str
+    captured_at: datetime
+    expires_at: datetime | None
+    notice_version: str | None
+    notice_hash: str | None
+    jurisdiction: str
+
+    @staticmethod
+    def of(r: ConsentRecord) -> Consent:
+        """From a record."""
+        return Consent(id=strawberry.ID(r.id), purpose=r.purpose.value, channel=r.channel.value,
+                       status=r.status.value, lawful_basis=r.lawful_basis.value, source=r.source,
+                       captured_at=r.captured_at, expires_at=r.expires_at, notice_version=r.notice_version,
+                       notice_hash=r.notice_hash, jurisdiction=r.jurisdiction.value)
+
+
+@strawberry.type(description="An entry of the merge ledger")
+class Merge:
+    id: strawberry.ID
+    loser: str
+    winner: str
+    rule: str
+    message_id: str
+    at: datetime
+    undone_at: datetime | None
+    moved_interactions: int
+
+    @staticmethod
+    def of(m: MergeRecord) -> Merge:
+        """From a ledger record."""
+        return Merge(id=strawberry.ID(m.id), loser=m.loser, winner=m.winner, rule=m.rule, message_id=m.message_id,
+                     at=m.at, undone_at=m.undone_at, moved_interactions=m.moved_interactions)
+
+
+@strawberry.type(description="A customer profile as the caller may see it")
+class Profile:
+    id: strawberry.ID
+    first_seen: datetime | None
+    last_seen: datetime | None
+    traits: list[MaskedField]
+    identifiers: list[MaskedField] | None = strawberry.field(
+        description="null when the caller's role may not read identifiers")
+    interaction_count: int | None
+    withheld: list[str] = strawberry.field(description="Fields the caller's role may not read")
+    purpose: str
+    lawful_basis: str | None
+    consent_record_id: str | None
+
+    def __post_init__(self) -> None:
+        raise TypeError("build Profile with Profile.from_masked")
+
+    @classmethod
+    def from_masked(cls, m: MaskedProfile) -> Profile:
+        """The only way to build a Profile: from the pipeline's masked output."""
+        if not isinstance(m, MaskedProfile):
+            raise TypeError("Profile.from_masked needs a MaskedProfile")
+        obj = object.__new__(cls)
+        values = dict(
+            id=strawberry.ID(m.id), first_seen=m.first_seen, last_seen=m.last_seen,
+            traits=[MaskedField.of(t) for t in m.traits],
+            identifiers=[MaskedField.of(i) for i in m.identifiers] if m.identifiers is not None else None,
+            interaction_count=m.interaction_count, withheld=list(m.withheld), purpose=m.purpose,
+            lawful_basis=m.lawful_basis, consent_record_id=m.consent_record_id)
+        for k, v in values.items():
+            object.__setattr__(obj, k, v)
+        return obj
+
+
+@strawberry.type
+class ProfileEdge:
+    cursor: str
+    node: Profile
+
+
+@strawberry.type
+class ProfileConnection:
+    edges: list[ProfileEdge]
+    page_info: PageInfo
+    withheld_count: int = strawberry.field(description="Profiles on this page the consent gate refused")
+
+
+class Role(Enum):
+    admin = "admin"
+    data_engineer = "data_engineer"
+    marketer = "marketer"
+    analyst = "analyst"
+    support_agent = "support_agent"
+    compliance_officer = "compliance_officer"
+    app = "app"
+
+
+RoleEnum = strawberry.enum(Role, name="Role")
+
+
+@strawberry.type
+class ApiKeyCreated:
+    id: str
+    workspace: str
+    role: str
+    name: str
+    key: str = strawberry.field(description="Shown once; store it now")
+
+
+@strawberry.type
+class LoginResult:
+    token: str
+    expires_in_seconds: int
+    roles: list[str]

@@ -1,0 +1,164 @@
+"""PII categories, named masking strategies and the masking policy (role x purpose x category).
+
+The policy is data (`privacy/masking_policy.json`), validated when it is loaded: an unknown
+role, purpose, category or strategy stops start-up. Where no rule matches, the field is
+redacted (fail closed). Strategies are named objects in an explicit registry and can
+describe themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+POLICY_FILE = Path(__file__).with_name("masking_policy.json")
+
+
+class PiiCategory(StrEnum):
+    """Every profile field belongs to exactly one category."""
+
+    CONTACT = "contact"
+    GOVERNMENT_ID = "government_id"
+    FINANCIAL = "financial"
+    LOCATION = "location"
+    BIRTH_DATE = "birth_date"
+    FREE_TEXT = "free_text"
+    NON_PII = "non_pii"
+
+
+# Trait names whose category is known up front; the trait catalog (privacy issue) refines this.
+TRAIT_CATEGORIES: dict[str, PiiCategory] = {
+    **dict.fromkeys(("email", "phone", "mobile", "phone_number", "phoneNumber", "cellphone", "name",
+                     "first_name", "last_name", "firstName", "lastName", "line_user_id", "lineUserId"),
+                    PiiCategory.CONTACT),
+    **dict.fromkeys(("national_id", "tw_id", "hkid", "id_number", "passport"), PiiCategory.GOVERNMENT_ID),
+    **dict.fromkeys(("card_number", "iban", "bank_account"), PiiCategory.FINANCIAL),
+    **dict.fromkeys(("address", "street", "city", "district", "postal_code", "zip"), PiiCategory.LOCATION),
+    **dict.fromkeys(("birthday", "birth_date", "birthdate", "dob"), PiiCategory.BIRTH_DATE),
+    **dict.fromkeys(("member_tier", "tier", "plan", "language", "locale", "currency", "store_id",
+                     "member_since", "signup_channel"), PiiCategory.NON_PII),
+    **dict.fromkeys(("notes", "note", "comment", "message", "description"), PiiCategory.FREE_TEXT),
+}
+IDENTIFIER_CATEGORIES: dict[str, PiiCategory] = {
+    "email": PiiCategory.CONTACT, "phone": PiiCategory.CONTACT, "line_user_id": PiiCategory.CONTACT,
+    "user_id": PiiCategory.NON_PII, "member_id": PiiCategory.NON_PII, "anonymous_id": PiiCategory.NON_PII,
+    "device_id": PiiCategory.NON_PII,
+}
+
+
+def trait_category(name: str) -> PiiCategory:
+    """Category of a trait; unknown traits count as free text (masked unless a rule allows)."""
+    return TRAIT_CATEGORIES.get(name, PiiCategory.FREE_TEXT)
+
+
+def identifier_category(kind: str) -> PiiCategory:
+    """Category of an identifier type; custom types count as contact data."""
+    return IDENTIFIER_CATEGORIES.get(kind, PiiCategory.CONTACT)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A named masking strategy."""
+
+    name: str
+    description: str
+    apply: Callable[[Any, bytes], Any]
+
+
+def _partial(value: Any, _key: bytes) -> Any:
+    if value is None:
+        return None
+    text = str(value)
+    if "@" in text:
+        local, _, domain = text.partition("@")
+        return (local[:1] + "***@" + domain) if local else "***@" + domain
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 7 and len(digits) >= len(text) - 4:
+        if text.startswith("+886") and len(digits) == 12:
+            digits = "0" + digits[3:]
+        if len(digits) == 10:  # Taiwan mobile style: 09**-***-678
+            return f"{digits[:2]}**-***-{digits[-3:]}"
+        return "*" * (len(digits) - 3) + digits[-3:]
+    if len(text) <= 2:
+        return "*" * len(text)
+    return text[0] + "*" * (len(text) - 2) + text[-1]
+
+
+def _hmac(value: Any, key: bytes) -> Any:
+    if value is None:
+        return None
+    return "h:" + hmac.new(key, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:24]
+
+
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s for s in (
+        Strategy("plain", "value returned unchanged", lambda v, _k: v),
+        Strategy("partial", "keeps a hint: first letter of an e-mail, last 3 digits of a number", _partial),
+        Strategy("hmac", "keyed HMAC-SHA256 token: joinable, not reversible", _hmac),
+        Strategy("redact", "replaced by [REDACTED]", lambda v, _k: None if v is None else "[REDACTED]"),
+        Strategy("null", "field returned as null", lambda _v, _k: None),
+    )
+}
+
+
+@dataclass(frozen=True)
+class MaskingRule:
+    """role x purpose x category -> strategy; '*' matches anything."""
+
+    role: str
+    purpose: str
+    category: str
+    strategy: str
+
+
+class MaskingPolicy:
+    """Looks up the strategy for (roles, purpose, category); the most specific rule wins."""
+
+    def __init__(self, rules: list[MaskingRule], *, roles: set[str], purposes: set[str]) -> None:
+        for i, r in enumerate(rules):
+            where = f"rules[{i}]"
+            if r.strategy not in STRATEGIES:
+                raise ValueError(f"masking policy {where}: unknown strategy {r.strategy!r}")
+            if r.category != "*" and r.category not in {c.value for c in PiiCategory}:
+                raise ValueError(f"masking policy {where}: unknown category {r.category!r}")
+            if r.role != "*" and r.role not in roles:
+                raise ValueError(f"masking policy {where}: unknown role {r.role!r}")
+            if r.purpose != "*" and r.purpose not in purposes:
+                raise ValueError(f"masking policy {where}: unknown purpose {r.purpose!r}")
+        self.rules = rules
+
+    def strategy_for(self, *, roles: tuple[str, ...], purpose: str, category: PiiCategory) -> str:
+        """The least revealing of the roles' most specific matching rules; redact when none matches."""
+        order = ["null", "redact", "hmac", "partial", "plain"]
+        best: str | None = None
+        for role in roles:
+            found: tuple[int, str] | None = None
+            for r in self.rules:
+                if r.role in (role, "*") and r.purpose in (purpose, "*") and r.category in (category.value, "*"):
+                    score = (r.role != "*") * 4 + (r.category != "*") * 2 + (r.purpose != "*")
+                    if found is None or score > found[0]:
+                        found = (score, r.strategy)
+            if found is not None:
+                # Several roles: the most revealing grant applies (roles add permissions).
+                if best is None or order.index(found[1]) > order.index(best):
+                    best = found[1]
+        return best or "redact"
+
+
+def load_masking_policy(*, roles: set[str], purposes: set[str], path: Path | None = None) -> MaskingPolicy:
+    """Load and validate the masking policy file."""
+    data = json.loads((path or POLICY_FILE).read_text(encoding="utf-8"))
+    rules = [MaskingRule(**r) for r in data["rules"]]
+    return MaskingPolicy(rules, roles=roles, purposes=purposes)
+
+
+def mask_value(strategy: str, value: Any, *, key: bytes) -> Any:
+    """Apply a named strategy."""
+    return STRATEGIES[strategy].apply(value, key)
