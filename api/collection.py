@@ -102,6 +102,7 @@ async def _ingest(
         result = await run_in_threadpool(
             container.ingest.ingest, events, workspace=source.workspace, source=source.id,
             received_at=datetime.now(UTC), sent_at=sent_at, forced_type=forced_type,
+            sec_gpc=request.headers.get("sec-gpc"),
         )
     except (neo4j.exceptions.TransientError, neo4j.exceptions.ServiceUnavailable,
             neo4j.exceptions.SessionExpired) as exc:

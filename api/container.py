@@ -95,6 +95,7 @@ def build_container(
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
-        ingest=IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules),
+        ingest=IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
+                             consents=consents, jurisdiction=consent_settings.jurisdiction),
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
     )

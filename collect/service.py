@@ -8,6 +8,7 @@ loader all call `IngestService.ingest`.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,9 @@ from collect.events import EventError, NormalizedEvent, Normalizer
 from collect.resolution import Planner, ProfileState, Snapshot, identifier_key
 from collect.rules import IdentityRules
 from collect.settings import CollectSettings
+from consent.model import ConsentRecord, Jurisdiction
+from consent.signals import ConsentSignal, SignalError, read_signals
+from graph.consents import ConsentRepository
 from graph.identity import BatchWrite, IdentifierRow, IdentityRepository, StoredProfile, TRAIT_PREFIX, to_property
 
 
@@ -44,6 +48,12 @@ class IngestResult:
     conflicts: int = 0
     new_profiles: int = 0
     profiles: dict[int, str] = field(default_factory=dict)  # event index -> profile id
+    consents: int = 0
+
+
+def _has_consent(context: dict[str, Any]) -> bool:
+    return bool(context.get("consent") or context.get("gdpr_consent") or context.get("google_consent")
+                or context.get("gpc"))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -87,8 +97,11 @@ def _interaction_props(workspace: str, source: str, ev: NormalizedEvent) -> dict
 class IngestService:
     """Turns raw Segment-spec events into graph writes."""
 
-    def __init__(self, *, repo: IdentityRepository, settings: CollectSettings, rules: IdentityRules) -> None:
+    def __init__(self, *, repo: IdentityRepository, settings: CollectSettings, rules: IdentityRules,
+                 consents: ConsentRepository | None = None, jurisdiction: Jurisdiction = Jurisdiction.TW_PDPA) -> None:
         self.repo = repo
+        self.consents = consents
+        self.jurisdiction = jurisdiction
         self.settings = settings
         self.rules = rules
         self.normalizer = Normalizer(
@@ -98,11 +111,12 @@ class IngestService:
 
     def validate(
         self, raw_events: list[Any], *, received_at: datetime, sent_at: datetime | None = None,
-        forced_type: str | None = None,
-    ) -> tuple[list[tuple[int, NormalizedEvent]], IngestResult]:
-        """Normalise every event; collect rejections (size, type, identity) by index."""
+        forced_type: str | None = None, sec_gpc: str | None = None,
+    ) -> tuple[list[tuple[int, NormalizedEvent]], IngestResult, dict[int, tuple[ConsentSignal, ...]]]:
+        """Normalise every event and read its consent signals; collect rejections by index."""
         result = IngestResult(received=len(raw_events))
         accepted: list[tuple[int, NormalizedEvent]] = []
+        signals: dict[int, tuple[ConsentSignal, ...]] = {}
         seen: set[str] = set()
         for i, raw in enumerate(raw_events):
             try:
@@ -120,26 +134,52 @@ class IngestService:
             except EventError as exc:
                 result.rejected.append(Rejection(i, exc.code, exc.message, exc.field))
                 continue
+            if sec_gpc or _has_consent(ev.context):
+                try:
+                    parsed = read_signals({"context": ev.context}, sec_gpc=sec_gpc)
+                except SignalError as exc:
+                    result.rejected.append(Rejection(i, "invalid_consent", exc.message, exc.field))
+                    continue
+                if parsed.signals:
+                    signals[i] = parsed.signals
             result.warnings.extend((i, w) for w in ev.warnings)
             if ev.message_id in seen:
                 result.duplicates += 1
                 continue
             seen.add(ev.message_id)
             accepted.append((i, ev))
-        return accepted, result
+        return accepted, result, signals
 
     def ingest(
         self, raw_events: list[Any], *, workspace: str, source: str, received_at: datetime | None = None,
-        sent_at: datetime | None = None, forced_type: str | None = None,
+        sent_at: datetime | None = None, forced_type: str | None = None, sec_gpc: str | None = None,
     ) -> IngestResult:
         """Validate and store a batch; good events are stored even if others are rejected."""
         received_at = received_at or datetime.now(UTC)
-        accepted, result = self.validate(
-            raw_events, received_at=received_at, sent_at=sent_at, forced_type=forced_type)
+        accepted, result, signals = self.validate(
+            raw_events, received_at=received_at, sent_at=sent_at, forced_type=forced_type, sec_gpc=sec_gpc)
         if not accepted:
             return result
         self.store(accepted, result, workspace=workspace, source=source)
+        if signals and self.consents is not None:
+            self._record_consents(accepted, signals, result, workspace=workspace)
         return result
+
+    def _record_consents(self, accepted: list[tuple[int, NormalizedEvent]],
+                         signals: dict[int, tuple[ConsentSignal, ...]], result: IngestResult, *,
+                         workspace: str) -> None:
+        """Consent signals become records of the profile the event landed on (ids are deterministic,
+        so a retried event records nothing twice)."""
+        records: list[ConsentRecord] = []
+        for i, ev in accepted:
+            for sig in signals.get(i, ()):
+                rid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{workspace}|{ev.message_id}|{sig.purpose.value}|"
+                                                         f"{sig.channel.value}|{sig.source}"))
+                records.append(sig.to_record(id=rid, subject=result.profiles[i], captured_at=ev.ts,
+                                             jurisdiction=self.jurisdiction))
+        assert self.consents is not None
+        self.consents.append(workspace=workspace, records=records)
+        result.consents += len(records)
 
     def store(
         self, accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, *, workspace: str, source: str

@@ -240,3 +240,44 @@ def test_health_ready_metrics(client):
     assert r.status_code == 200 and r.json()["neo4j"] == "reachable"
     m = client.get("/metrics").text
     assert "veil_events_total" in m and "veil_http_requests_total" in m
+
+
+def test_consent_signals_are_captured_as_records(container, client, workspace, write_key):
+    batch = {"batch": [
+        {"type": "identify", "userId": "c-1", "messageId": "cs1", "timestamp": "2026-10-01T00:00:00Z",
+         "context": {"consent": {"categoryPreferences": {"Marketing": True, "Analytics": True, "Advertising": False}}}},
+    ]}
+    r = client.post("/v1/batch", json=batch, headers=basic(write_key))
+    assert r.status_code == 200 and r.json()["stored"] == 1
+    pid = _profile_of(container, workspace, "user_id|c-1")
+    got = {(c.purpose.value, c.status.value) for c in container.pipeline.consents.for_subject(
+        workspace=workspace, profile_id=pid)}
+    assert {("marketing", "granted"), ("analytics", "granted"), ("ads", "denied")} <= got
+    # The browser later sends Global Privacy Control: marketing is refused from then on.
+    r = client.post("/v1/track", json={"userId": "c-1", "event": "Viewed", "messageId": "cs2",
+                                       "timestamp": "2026-10-02T00:00:00Z"},
+                    headers={**basic(write_key), "Sec-GPC": "1"})
+    assert r.status_code == 200
+    from datetime import UTC, datetime
+
+    from consent.gate import decide
+    from consent.model import Channel, Purpose
+
+    records = container.pipeline.consents.for_subject(workspace=workspace, profile_id=pid)
+    d = decide(purpose=Purpose.marketing, channel=Channel.email, jurisdiction=container.pipeline.jurisdiction,
+               records=records, policy=container.pipeline.consent_policy, now=datetime.now(UTC))
+    assert not d.allowed
+    assert "gpc" in next(r for r in records if r.id == d.record_id).source
+    # A retried event records nothing twice.
+    client.post("/v1/batch", json=batch, headers=basic(write_key))
+    assert len(container.pipeline.consents.for_subject(workspace=workspace, profile_id=pid)) == len(records)
+
+
+def test_invalid_tcf_string_rejects_that_event_only(container, client, workspace, write_key):
+    batch = {"batch": [
+        {"type": "track", "userId": "t-1", "event": "x", "messageId": "tc1", "context": {"gdpr_consent": "garbage!"}},
+        {"type": "track", "userId": "t-1", "event": "y", "messageId": "tc2"},
+    ]}
+    body = client.post("/v1/batch", json=batch, headers=basic(write_key)).json()
+    assert body["stored"] == 1 and body["rejected"][0]["index"] == 0
+    assert body["rejected"][0]["code"] == "invalid_consent"
