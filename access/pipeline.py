@@ -117,11 +117,12 @@ class Pipeline:
         """Consent history of a person (including profiles merged into it)."""
         return self.consents.for_subject(workspace=ctx.principal.workspace, profile_id=profile_id)
 
-    def gate(self, ctx: ReadContext, profile_id: str) -> Decision:
+    def gate(self, ctx: ReadContext, profile_id: str, records: list[ConsentRecord] | None = None) -> Decision:
         """The consent decision for this purpose and channel."""
+        if records is None:
+            records = self.consent_records(ctx, profile_id)
         return decide(purpose=ctx.purpose, channel=ctx.channel, jurisdiction=self.jurisdiction,
-                      records=self.consent_records(ctx, profile_id), policy=self.consent_policy,
-                      now=datetime.now(UTC))
+                      records=records, policy=self.consent_policy, now=datetime.now(UTC))
 
     def mask(self, ctx: ReadContext, profile: ProfileRecord, decision: Decision) -> MaskedProfile:
         """Drop fields the role may not read and mask the rest per the masking policy."""
@@ -171,8 +172,9 @@ class Pipeline:
             raise NotFound("profile")
         return self._finish(ctx, profile)
 
-    def _finish(self, ctx: ReadContext, profile: ProfileRecord) -> MaskedProfile:
-        decision = self.gate(ctx, profile.id)
+    def _finish(self, ctx: ReadContext, profile: ProfileRecord,
+                records: list[ConsentRecord] | None = None) -> MaskedProfile:
+        decision = self.gate(ctx, profile.id, records)
         if not decision.allowed:
             self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile.id,
                         decision=AuditDecision.DENY, reason=decision.reason, consent_record_id=decision.record_id)
@@ -193,11 +195,14 @@ class Pipeline:
         self.require(ctx, "profile", "read")
         page = self.profiles.page(workspace=ctx.principal.workspace, after=after, limit=limit + 1)
         has_next = len(page) > limit
+        page = page[:limit]
+        # One query for the whole page's consent history (no N+1).
+        consents = self.consents.for_subjects(workspace=ctx.principal.workspace, profile_ids=[p.id for p in page])
         out = []
         skipped = 0
-        for profile in page[:limit]:
+        for profile in page:
             try:
-                out.append(self._finish(ctx, profile))
+                out.append(self._finish(ctx, profile, consents.get(profile.id, [])))
             except ConsentDenied:
                 skipped += 1
         return out, skipped, has_next
@@ -229,3 +234,13 @@ class Pipeline:
         self._audit(ctx, action=AuditAction.READ, resource="profile.consents", subject=profile_id,
                     decision=AuditDecision.ALLOW, reason="permitted", returned=("consents",))
         return records
+
+    def audit_trail(self, ctx: ReadContext, *, subject: str | None, actor: str | None, action: str | None,
+                    since: datetime | None, until: datetime | None, limit: int) -> list[Any]:
+        """The workspace's audit records for compliance review; reading them is audited too."""
+        self.require(ctx, "audit", "read", subject=subject)
+        rows = self.audit.repo.query(ctx.principal.workspace, subject=subject, actor=actor, action=action,
+                                     since=since, until=until, limit=limit)
+        self._audit(ctx, action=AuditAction.READ, resource="audit", subject=subject,
+                    decision=AuditDecision.ALLOW, reason="permitted", returned=("audit",))
+        return rows

@@ -29,6 +29,17 @@ RETURN DISTINCT c {.*} AS c
 ORDER BY c.captured_at, c.id
 """
 
+FOR_SUBJECTS = """
+UNWIND $ids AS id
+MATCH (p:Profile {id: id, workspace: $workspace})
+OPTIONAL MATCH (l:Profile)-[:MERGED_INTO*1..]->(p)
+WITH id, p, collect(l) AS merged
+UNWIND [p] + merged AS x
+OPTIONAL MATCH (x)-[:GAVE]->(c:Consent)
+WITH id, collect(DISTINCT c {.*}) AS cs
+RETURN collect([id, cs]) AS rows
+"""
+
 
 def _props(rec: ConsentRecord) -> dict[str, Any]:
     return {
@@ -75,4 +86,16 @@ class ConsentRepository:
             FOR_SUBJECT, id=profile_id, workspace=workspace, database_=self.database,
             routing_=neo4j.RoutingControl.READ)
         return [to_record(r["c"]) for r in records]
+
+    def for_subjects(self, *, workspace: str, profile_ids: list[str]) -> dict[str, list[ConsentRecord]]:
+        """Records of several people in one query (a page of profiles)."""
+        if not profile_ids:
+            return {}
+        records, _, _ = self.driver.execute_query(
+            FOR_SUBJECTS, ids=profile_ids, workspace=workspace, database_=self.database,
+            routing_=neo4j.RoutingControl.READ)
+        out: dict[str, list[ConsentRecord]] = {pid: [] for pid in profile_ids}
+        for pid, cs in records[0]["rows"]:
+            out[pid] = sorted((to_record(c) for c in cs), key=lambda r: (r.captured_at, r.id))
+        return out
 

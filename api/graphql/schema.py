@@ -25,6 +25,7 @@ from access.pipeline import ReadContext
 from api.graphql.errors import ClientError, to_graphql
 from api.graphql.types import (
     ApiKeyCreated,
+    AuditRecord,
     ChannelEnum,
     Consent,
     Interaction,
@@ -105,6 +106,16 @@ class Query:
                             purpose: PurposeEnum | None = None) -> list[Merge]:
         ctx = _ctx(info, purpose)
         return [Merge.of(m) for m in await _run(info.context["veil"].pipeline.merge_history, ctx, str(profile_id))]
+
+
+    @strawberry.field(description="The audit trail of this workspace, newest first (compliance officers)")
+    async def audit_records(self, info: Info, subject: str | None = None, actor: str | None = None,
+                            action: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                            first: int = 50, purpose: PurposeEnum | None = None) -> list[AuditRecord]:
+        ctx = _ctx(info, purpose)
+        rows = await _run(info.context["veil"].pipeline.audit_trail, ctx, subject=subject, actor=actor,
+                          action=action, since=since, until=until, limit=_page_size(first))
+        return [AuditRecord.of(r) for r in rows]
 
 
 @strawberry.type

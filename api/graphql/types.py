@@ -192,3 +192,37 @@ class LoginResult:
     token: str
     expires_in_seconds: int
     roles: list[str]
+
+
+@strawberry.type(description="One record of the tamper-evident audit trail (ids and field names, never values)")
+class AuditRecord:
+    seq: int
+    hash: str
+    prev_hash: str
+    id: str
+    at: datetime
+    actor: str
+    actor_kind: str
+    role: str | None
+    action: str
+    resource: str
+    subject: str | None
+    decision: str
+    reason: str | None
+    purpose: str | None
+    lawful_basis: str | None
+    consent_record_id: str | None
+    fields_returned: list[str]
+    fields_masked: list[str]
+    request_id: str | None
+
+    @staticmethod
+    def of(stored: Any) -> AuditRecord:
+        """From a stored chain record."""
+        e = stored.event
+        return AuditRecord(seq=stored.seq, hash=stored.hash, prev_hash=stored.prev_hash, id=e.id, at=e.at,
+                           actor=e.actor, actor_kind=e.actor_kind.value, role=e.role, action=e.action.value,
+                           resource=e.resource, subject=e.subject, decision=e.decision.value, reason=e.reason,
+                           purpose=e.purpose, lawful_basis=e.lawful_basis, consent_record_id=e.consent_record_id,
+                           fields_returned=list(e.fields_returned), fields_masked=list(e.fields_masked),
+                           request_id=e.request_id)

@@ -211,3 +211,17 @@ def test_hardening_limits_introspection_suggestions_and_masked_errors(client, co
         r = gql(client, PROFILE_Q, token=token, variables={"id": person})
     assert r.json()["errors"][0]["message"] == "internal error"
     assert "7688" not in r.text and "MATCH" not in r.text
+
+
+def test_compliance_officer_reads_audit_trail_but_not_traits(client, container, workspace, person):
+    gql(client, PROFILE_Q, token=key(container, workspace, "support_agent"), variables={"id": person})
+    officer = key(container, workspace, "compliance_officer")
+    q = 'query($s: String) { auditRecords(subject: $s, purpose: legal_obligation) { seq action decision role fieldsMasked hash } }'
+    r = gql(client, q, token=officer, variables={"s": person})
+    rows = r.json()["data"]["auditRecords"]
+    assert any(x["role"] == "support_agent" and "traits.phone" in x["fieldsMasked"] for x in rows), r.text
+    p = gql(client, PROFILE_Q, token=officer, variables={"id": person}, purpose="legal_obligation")
+    body = p.json()["data"]["profile"]
+    assert body["traits"] == [] and "traits.email" in body["withheld"]
+    support = key(container, workspace, "support_agent")
+    assert codes(gql(client, q, token=support, variables={"s": person})) == ["FORBIDDEN"]
