@@ -97,12 +97,17 @@ class Pipeline:
 
     def _audit(self, ctx: ReadContext, *, action: AuditAction, resource: str, subject: str | None,
                decision: AuditDecision, reason: str, returned: Sequence[str] = (), masked: Sequence[str] = (),
-               lawful_basis: str | None = None, consent_record_id: str | None = None) -> None:
-        self.audit.record(AuditEvent.create(
+               lawful_basis: str | None = None, consent_record_id: str | None = None,
+               defer: list[AuditEvent] | None = None) -> None:
+        event = AuditEvent.create(
             workspace=ctx.principal.workspace, actor=ctx.principal.id, actor_kind=ctx.principal.kind.value,
             role=",".join(ctx.principal.roles), action=action, resource=resource, subject=subject,
             fields_returned=tuple(returned), fields_masked=tuple(masked), purpose=ctx.purpose.value,
-            lawful_basis=lawful_basis, consent_record_id=consent_record_id, decision=decision, reason=reason))
+            lawful_basis=lawful_basis, consent_record_id=consent_record_id, decision=decision, reason=reason)
+        if defer is not None:
+            defer.append(event)
+        else:
+            self.audit.record(event)
 
     def require(self, ctx: ReadContext, resource: str, action: str, *, subject: str | None = None) -> None:
         """Authorize, auditing a denial before raising."""
@@ -172,12 +177,13 @@ class Pipeline:
             raise NotFound("profile")
         return self._finish(ctx, profile)
 
-    def _finish(self, ctx: ReadContext, profile: ProfileRecord,
-                records: list[ConsentRecord] | None = None) -> MaskedProfile:
+    def _finish(self, ctx: ReadContext, profile: ProfileRecord, records: list[ConsentRecord] | None = None,
+                defer: list[AuditEvent] | None = None) -> MaskedProfile:
         decision = self.gate(ctx, profile.id, records)
         if not decision.allowed:
             self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile.id,
-                        decision=AuditDecision.DENY, reason=decision.reason, consent_record_id=decision.record_id)
+                        decision=AuditDecision.DENY, reason=decision.reason, consent_record_id=decision.record_id,
+                        defer=defer)
             raise ConsentDenied(decision)
         masked = self.mask(ctx, profile, decision)
         returned = [f"traits.{t.name}" for t in masked.traits] + (
@@ -187,7 +193,7 @@ class Pipeline:
             if masked.identifiers is not None else [])
         self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile.id,
                     decision=AuditDecision.ALLOW, reason=decision.reason, returned=returned, masked=masked_fields,
-                    lawful_basis=masked.lawful_basis, consent_record_id=decision.record_id)
+                    lawful_basis=masked.lawful_basis, consent_record_id=decision.record_id, defer=defer)
         return masked
 
     def list_profiles(self, ctx: ReadContext, *, after: str, limit: int) -> tuple[list[MaskedProfile], int, bool]:
@@ -200,11 +206,14 @@ class Pipeline:
         consents = self.consents.for_subjects(workspace=ctx.principal.workspace, profile_ids=[p.id for p in page])
         out = []
         skipped = 0
+        events: list[AuditEvent] = []
         for profile in page:
             try:
-                out.append(self._finish(ctx, profile, consents.get(profile.id, [])))
+                out.append(self._finish(ctx, profile, consents.get(profile.id, []), defer=events))
             except ConsentDenied:
                 skipped += 1
+        # One audit transaction for the page, before anything is returned.
+        self.audit.record_many(events)
         return out, skipped, has_next
 
     def interactions(self, ctx: ReadContext, profile_id: str, *, event_type: str | None, since: datetime | None,

@@ -96,6 +96,21 @@ class AuditService:
         self.log.info("audit", **_log_fields(stored))
         return stored
 
+    def record_many(self, events: list[AuditEvent]) -> list[StoredAudit]:
+        """Store several events in one transaction (a page of reads); all or none, fail closed."""
+        if not events:
+            return []
+        try:
+            stored = self.repo.append_many(events)
+        except Exception as exc:
+            self.log.error("audit_store_failed", audit_id=events[0].id, workspace=events[0].workspace,
+                           action=events[0].action.value, request_id=events[0].request_id,
+                           error=type(exc).__name__, count=len(events))
+            raise AuditUnavailable() from exc
+        for s in stored:
+            self.log.info("audit", **_log_fields(s))
+        return stored
+
     def verify(self, *, after_seq: int = 0) -> VerificationResult:
         """Verify the chain up to the head: from genesis, or after a trusted checkpoint seq."""
         result = self.repo.verify_chain(after_seq=after_seq)
