@@ -14,14 +14,21 @@ from typing import Any
 
 from access.authz import Authorizer, FieldPermissions, Forbidden
 from access.principal import Principal
-from audit.events import AuditAction, AuditEvent, Decision as AuditDecision
+from audit.events import AuditAction, AuditEvent
+from audit.events import Decision as AuditDecision
 from audit.service import AuditService
 from consent.gate import Decision, decide
 from consent.model import Channel, ConsentRecord, Jurisdiction, Purpose
 from consent.policy import ConsentPolicy
 from graph.consents import ConsentRepository
 from graph.profiles import MergeRecord, ProfileRecord, ProfileRepository
-from privacy.masking import MaskingPolicy, PiiCategory, identifier_category, mask_value, trait_category
+from privacy.masking import (
+    MaskingPolicy,
+    PiiCategory,
+    identifier_category,
+    mask_value,
+    trait_category,
+)
 
 
 class NotFound(Exception):

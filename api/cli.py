@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from api.container import Container, ConfigError, build_container
+from api.container import ConfigError, Container, build_container
 from graph.migrations import LATEST_VERSION, apply_migrations, current_version
 
 app = typer.Typer(help="Veil: privacy-first, on-premise Customer Data Platform.", no_args_is_help=True)

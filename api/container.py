@@ -13,26 +13,25 @@ from access.pipeline import Pipeline
 from access.principal import ROLES
 from api.settings import AppSettings
 from audit.service import AuditService
+from collect.rules import IdentityRules, load_rules
+from collect.service import IngestService
+from collect.settings import CollectSettings
+from collect.sources import SourceService
 from collect.traits import TraitService
 from consent.model import Purpose
 from consent.policy import load_policy
 from consent.settings import ConsentSettings
 from graph.audit import AuditRepository
 from graph.consents import ConsentRepository
-from graph.identity import TraitRepository
+from graph.driver import create_driver
+from graph.identity import IdentityRepository, TraitRepository
 from graph.policies import PolicyRepository
 from graph.principals import PrincipalRepository
-from privacy.masking import load_masking_policy
-from privacy.settings import DEV_HMAC_KEY, PrivacySettings
-from collect.rules import IdentityRules, load_rules
-from collect.service import IngestService
-from collect.settings import CollectSettings
-from collect.sources import SourceService
-from graph.driver import create_driver
-from graph.identity import IdentityRepository
 from graph.profiles import ProfileRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
+from privacy.masking import load_masking_policy
+from privacy.settings import DEV_HMAC_KEY, PrivacySettings
 
 
 class ConfigError(RuntimeError):

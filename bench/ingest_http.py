@@ -32,9 +32,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.container import build_container  # noqa: E402
-from graph.identity import run_write  # noqa: E402
-from graph.migrations import apply_migrations  # noqa: E402
+from api.container import build_container
+from graph.identity import run_write
+from graph.migrations import apply_migrations
 
 CEILING_INTERACTIONS = """
 UNWIND $rows AS r

@@ -27,9 +27,7 @@ def is_junk(value: str, *, blocked: frozenset[str] = frozenset()) -> bool:
     if v in JUNK_VALUES or v in blocked:
         return True
     digits = re.sub(r"[\s\-+().]", "", v)
-    if digits.isdigit() and (_REPEATED_DIGITS.match(digits) or digits in _SEQUENTIAL):
-        return True
-    return False
+    return bool(digits.isdigit() and (_REPEATED_DIGITS.match(digits) or digits in _SEQUENTIAL))
 
 
 def normalize_email(value: str) -> str | None:
@@ -59,7 +57,7 @@ def parse_timestamp(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     v = value.strip()
-    if v.endswith("Z") or v.endswith("z"):
+    if v.endswith(("Z", "z")):
         v = v[:-1] + "+00:00"
     try:
         dt = datetime.fromisoformat(v)

@@ -22,7 +22,14 @@ from collect.settings import CollectSettings
 from consent.model import ConsentRecord, Jurisdiction
 from consent.signals import ConsentSignal, SignalError, read_signals
 from graph.consents import ConsentRepository
-from graph.identity import BatchWrite, IdentifierRow, IdentityRepository, StoredProfile, TRAIT_PREFIX, to_property
+from graph.identity import (
+    TRAIT_PREFIX,
+    BatchWrite,
+    IdentifierRow,
+    IdentityRepository,
+    StoredProfile,
+    to_property,
+)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "identity graph", (
-        "CREATE CONSTRAINT schema_migration_version IF NOT EXISTS "
-        "FOR (m:SchemaMigration) REQUIRE m.version IS UNIQUE",
+        ("CREATE CONSTRAINT schema_migration_version IF NOT EXISTS "
+        "FOR (m:SchemaMigration) REQUIRE m.version IS UNIQUE"),
         "CREATE CONSTRAINT workspace_id IF NOT EXISTS FOR (w:Workspace) REQUIRE w.id IS UNIQUE",
         "CREATE CONSTRAINT source_id IF NOT EXISTS FOR (s:Source) REQUIRE s.id IS UNIQUE",
         "CREATE CONSTRAINT source_key_hash IF NOT EXISTS FOR (s:Source) REQUIRE s.key_hash IS UNIQUE",
@@ -56,10 +56,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE CONSTRAINT audit_record_id IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.id IS UNIQUE",
         "CREATE INDEX audit_record_workspace_seq IF NOT EXISTS FOR (a:AuditRecord) ON (a.workspace, a.seq)",
         "CREATE INDEX audit_record_workspace_at IF NOT EXISTS FOR (a:AuditRecord) ON (a.workspace, a.at)",
-        "CREATE INDEX audit_record_workspace_subject_at IF NOT EXISTS "
-        "FOR (a:AuditRecord) ON (a.workspace, a.subject, a.at)",
-        "CREATE INDEX audit_record_workspace_actor_at IF NOT EXISTS "
-        "FOR (a:AuditRecord) ON (a.workspace, a.actor, a.at)",
+        ("CREATE INDEX audit_record_workspace_subject_at IF NOT EXISTS "
+        "FOR (a:AuditRecord) ON (a.workspace, a.subject, a.at)"),
+        ("CREATE INDEX audit_record_workspace_actor_at IF NOT EXISTS "
+        "FOR (a:AuditRecord) ON (a.workspace, a.actor, a.at)"),
     )),
 )
 

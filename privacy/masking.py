@@ -135,7 +135,7 @@ class MaskingPolicy:
         self.rules = rules
 
     def strategy_for(self, *, roles: tuple[str, ...], purpose: str, category: PiiCategory) -> str:
-        """The least revealing of the roles' most specific matching rules; redact when none matches."""
+        X
         order = ["null", "redact", "hmac", "partial", "plain"]
         best: str | None = None
         for role in roles:
@@ -145,10 +145,9 @@ class MaskingPolicy:
                     score = (r.role != "*") * 4 + (r.category != "*") * 2 + (r.purpose != "*")
                     if found is None or score > found[0]:
                         found = (score, r.strategy)
-            if found is not None:
-                # Several roles: the most revealing grant applies (roles add permissions).
-                if best is None or order.index(found[1]) > order.index(best):
-                    best = found[1]
+            # Several roles: the most revealing grant applies (roles add permissions).
+            if found is not None and (best is None or order.index(found[1]) > order.index(best)):
+                best = found[1]
         return best or "redact"
 
 

@@ -141,12 +141,12 @@ class Profile:
         if not isinstance(m, MaskedProfile):
             raise TypeError("Profile.from_masked needs a MaskedProfile")
         obj = object.__new__(cls)
-        values = dict(
-            id=strawberry.ID(m.id), first_seen=m.first_seen, last_seen=m.last_seen,
-            traits=[MaskedField.of(t) for t in m.traits],
-            identifiers=[MaskedField.of(i) for i in m.identifiers] if m.identifiers is not None else None,
-            interaction_count=m.interaction_count, withheld=list(m.withheld), purpose=m.purpose,
-            lawful_basis=m.lawful_basis, consent_record_id=m.consent_record_id)
+        values = {
+            "id": strawberry.ID(m.id), "first_seen": m.first_seen, "last_seen": m.last_seen,
+            "traits": [MaskedField.of(t) for t in m.traits],
+            "identifiers": [MaskedField.of(i) for i in m.identifiers] if m.identifiers is not None else None,
+            "interaction_count": m.interaction_count, "withheld": list(m.withheld), "purpose": m.purpose,
+            "lawful_basis": m.lawful_basis, "consent_record_id": m.consent_record_id}
         for k, v in values.items():
             object.__setattr__(obj, k, v)
         return obj

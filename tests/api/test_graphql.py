@@ -8,7 +8,7 @@ from unittest import mock
 import neo4j.exceptions
 import pytest
 
-from tests.conftest import basic, cypher
+from tests.conftest import cypher
 
 PROFILE_Q = """query($id: ID!) { profile(id: $id) { id traits { name value category masking }
   identifiers { name value masking } interactionCount withheld lawfulBasis consentRecordId } }"""
@@ -158,8 +158,7 @@ def test_policy_change_at_run_time_is_seen_by_another_worker(client, container, 
 
 def test_staff_login_and_role_assignment(client, container, workspace, person):
     admin = key(container, workspace, "admin")
-    uid = gql(client, 'mutation { createUser(username: "agent-%s", password: "correct horse battery") }'
-              % workspace, token=admin).json()["data"]["createUser"]
+    uid = gql(client, f'mutation {{ createUser(username: "agent-{workspace}", password: "correct horse battery") }}', token=admin).json()["data"]["createUser"]
     login = 'mutation { login(username: "agent-%s", password: "%s", workspace: "%s") { token roles } }'
     assert codes(gql(client, login % (workspace, "correct horse battery", workspace))) == ["UNAUTHENTICATED"]
     assert gql(client, 'mutation($u: String!) { assignRole(userId: $u, role: support_agent) }', token=admin,
