@@ -224,3 +224,12 @@ def test_compliance_officer_reads_audit_trail_but_not_traits(client, container, 
     assert body["traits"] == [] and "traits.email" in body["withheld"]
     support = key(container, workspace, "support_agent")
     assert codes(gql(client, q, token=support, variables={"s": person})) == ["FORBIDDEN"]
+
+
+def test_committed_sdl_is_current():
+    from pathlib import Path
+
+    from api.graphql.schema import build_schema
+
+    committed = (Path(__file__).resolve().parents[2] / "schema.graphql").read_text(encoding="utf-8")
+    assert committed.strip() == build_schema(introspection=False).as_str().strip(), "run `veil graphql-schema -o schema.graphql`"
