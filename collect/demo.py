@@ -28,8 +28,13 @@ Identity-resolution cases planted in the data (`summarize` counts them):
 
 Data is synthetic: e-mail domains are RFC 2606 `example.*`, IPs are TEST-NET / private ranges,
 the brand's sites live under `formosafresh.example`. Customers follow a repurchase cycle with a
-bounded number of orders; about 45% lapse, so New/Active/Sleep/Lost stages all occur. Dairy
+bounded number of orders; about half lapse, so New/Active/Sleep/Lost stages all occur. Dairy
 buyers outnumber meat buyers and about half the people never buy meat.
+
+Layout: `demo_catalog` (stores, products, names), `demo_people` (who shops), `demo_sessions`
+(what one visit writes), `demo_sim` (when each person does what). This module is the public
+entry: it sorts the simulation's compact records and turns them into payloads as they are
+yielded.
 """
 
 from __future__ import annotations
@@ -83,18 +88,18 @@ def _iso(ms: int) -> str:
 
 
 def _materialise(n: int, rec: Record) -> dict[str, Any]:
-    ts, _seq, kind, uid, aid, ses, name, props, traits, ctx_traits, page, junk = rec
+    ts, _seq, kind, uid, aid, shared, name, props, traits, ctx_traits, page, junk = rec
     ctx: dict[str, Any] = {
-        "channel": ses.channel,
-        "ip": ses.ip,
-        "userAgent": ses.ua,
-        "locale": ses.locale,
-        "library": dict(ses.library),
+        "channel": shared.channel,
+        "ip": shared.ip,
+        "userAgent": shared.ua,
+        "locale": shared.locale,
+        "library": dict(shared.library),
     }
-    if ses.device:
-        ctx["device"] = dict(ses.device)
-    if ses.campaign:
-        ctx["campaign"] = dict(ses.campaign)
+    if shared.device:
+        ctx["device"] = dict(shared.device)
+    if shared.campaign:
+        ctx["campaign"] = dict(shared.campaign)
     event: dict[str, Any] = {"type": kind, "messageId": f"demo-{n}", "timestamp": _iso(ts)}
     if uid is not None:
         event["userId"] = uid

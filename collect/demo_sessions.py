@@ -304,7 +304,8 @@ class Touchpoints:
         visit, site, t = Visit(self.rec, ctx, p.cookie, p.cookie_uid), p.region.site, ts
         query, referrer = "", ""
         if campaign:
-            query = "?" + "&".join(f"utm_{k}={v}" for k, v in campaign.items())
+            source, medium, name = campaign["source"], campaign["medium"], campaign["name"]
+            query = f"?utm_source={source}&utm_medium={medium}&utm_campaign={name}"
             referrer = _REFERRER.get(campaign["source"], "")
         visit.page(
             t, "/", "首頁", site=site, landing=ctx.landing(campaign), query=query, referrer=referrer
