@@ -135,7 +135,7 @@ class MaskingPolicy:
         self.rules = rules
 
     def strategy_for(self, *, roles: tuple[str, ...], purpose: str, category: PiiCategory) -> str:
-        X
+        """Per role the most specific matching rule; across roles the most revealing; redact if none."""
         order = ["null", "redact", "hmac", "partial", "plain"]
         best: str | None = None
         for role in roles:
