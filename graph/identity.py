@@ -91,23 +91,34 @@ def run_write(driver: neo4j.Driver, database: str, work: Callable[[neo4j.Managed
     long for them.
     """
     delay = 0.005
-    with driver.session(database=database) as session:
-        for attempt in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
+        with driver.session(database=database) as session:
+            if attempt == MAX_ATTEMPTS - 1:
+                return session.execute_write(work)
             try:
-                return session.execute_write(work) if attempt == MAX_ATTEMPTS - 1 else _once(session, work)
+                return _once(session, work)
             except neo4j.exceptions.TransientError as exc:
                 if not exc.is_retryable():
                     raise
-            time.sleep(random.uniform(0, delay))
-            delay = min(delay * 2, 0.5)
+        time.sleep(random.uniform(0, delay))
+        delay = min(delay * 2, 0.5)
     raise AssertionError("unreachable")
 
 
 def _once(session: neo4j.Session, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
-    with session.begin_transaction() as tx:
+    tx = session.begin_transaction()
+    try:
         result = work(tx)  # type: ignore[arg-type]
         tx.commit()
         return result
+    except BaseException:
+        # Closing a failed transaction re-raises the failure as ResultFailedError, which would
+        # hide the retryable TransientError; roll back quietly and re-raise the original.
+        try:
+            tx.rollback()
+        except Exception:  # noqa: BLE001,S110
+            pass
+        raise
 
 
 def _native(value: Any) -> Any:
