@@ -38,6 +38,11 @@ def create_app(container: Container | None = None) -> FastAPI:
         owned = container is None
         app.state.container = container or build_container()
         configure_logging(app.state.container.app.log_level)
+        c = app.state.container
+        if c.collect.coalesce and c.ingest.coalescer is None:
+            from collect.coalesce import Coalescer
+
+            c.ingest.coalescer = Coalescer(c.ingest.write, max_events=c.collect.coalesce_max_events)
         log.info("startup", neo4j=app.state.container.neo4j.uri, env=app.state.container.app.env)
         yield
         if owned:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from collect.coalesce import Coalescer
 from collect.events import EventError, NormalizedEvent, Normalizer
 from collect.resolution import Planner, ProfileState, Snapshot, identifier_key
 from collect.rules import IdentityRules
@@ -24,6 +25,7 @@ from consent.signals import ConsentSignal, SignalError, read_signals
 from graph.consents import ConsentRepository
 from graph.identity import (
     TRAIT_PREFIX,
+    BatchOutcome,
     BatchWrite,
     IdentifierRow,
     IdentityRepository,
@@ -101,12 +103,24 @@ def _interaction_props(workspace: str, source: str, ev: NormalizedEvent) -> dict
     return {k: v for k, v in props.items() if v is not None}
 
 
+def fill_result(accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, landing: list[str],
+                created: frozenset[str], *, workspace: str) -> None:
+    """Per-event outcome: the landing profile, stored or duplicate."""
+    for (i, ev), pid in zip(accepted, landing, strict=True):
+        result.profiles[i] = pid
+        if f"{workspace}|{ev.message_id}" in created:
+            result.stored += 1
+        else:
+            result.duplicates += 1
+
+
 class IngestService:
     """Turns raw Segment-spec events into graph writes."""
 
     def __init__(self, *, repo: IdentityRepository, settings: CollectSettings, rules: IdentityRules,
                  consents: ConsentRepository | None = None, jurisdiction: Jurisdiction = Jurisdiction.TW_PDPA) -> None:
         self.repo = repo
+        self.coalescer: Coalescer | None = None
         self.consents = consents
         self.jurisdiction = jurisdiction
         self.settings = settings
@@ -191,8 +205,20 @@ class IngestService:
     def store(
         self, accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, *, workspace: str, source: str
     ) -> None:
-        """Resolve identities and write accepted events in one transaction."""
-        events = [ev for _, ev in accepted]
+        """Resolve identities and write accepted events (coalesced with concurrent requests when enabled)."""
+        if self.coalescer is not None:
+            self.coalescer.store(accepted, result, workspace=workspace, source=source)
+            return
+        landing, created, outcome = self.write([ev for _, ev in accepted], workspace=workspace, source=source)
+        fill_result(accepted, result, landing, created, workspace=workspace)
+        result.merges += outcome.merges
+        result.conflicts += outcome.conflicts
+        result.new_profiles += outcome.new_profiles
+
+    def write(
+        self, events: list[NormalizedEvent], *, workspace: str, source: str
+    ) -> tuple[list[str], frozenset[str], BatchOutcome]:
+        """Resolve identities and write events (unique messageIds) in one transaction."""
         alias_keys = [identifier_key(workspace, "user_id", ev.previous_id) for ev in events if ev.previous_id]
         existing_users = self.repo.existing_keys(alias_keys)
         idents: dict[str, IdentifierRow] = {}
@@ -261,12 +287,4 @@ class IngestService:
             workspace=workspace, source=source, identifiers=list(idents.values()),
             limited_types=self.rules.limited_types, plan=plan,
         )
-        for (i, ev), pid in zip(accepted, landing, strict=True):
-            result.profiles[i] = pid
-            if f"{workspace}|{ev.message_id}" in outcome.created_keys:
-                result.stored += 1
-            else:
-                result.duplicates += 1
-        result.merges += outcome.merges
-        result.conflicts += outcome.conflicts
-        result.new_profiles += outcome.new_profiles
+        return list(landing), outcome.created_keys, outcome

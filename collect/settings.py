@@ -20,6 +20,10 @@ class CollectSettings(BaseSettings):
     max_future_skew_seconds: int = Field(
         3600, description="Event times further in the future than this (after skew correction) are clamped to receivedAt"
     )
+    coalesce: bool = Field(
+        True, description="Write concurrent requests of a process in one transaction (one writer thread)"
+    )
+    coalesce_max_events: int = Field(1000, description="Most events one coalesced transaction writes")
     identity_rules_file: Path | None = Field(
         None, description="JSON file with identity-resolution rules; built-in defaults when unset"
     )

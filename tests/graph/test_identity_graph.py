@@ -12,7 +12,16 @@ def _ingest(container, workspace, events):
     return container.ingest.ingest(events, workspace=workspace, source="test")
 
 
+def _uncoalesced(container):
+    """An ingest service writing each call in its own transaction (exercises locking and deadlock retry)."""
+    from collect.service import IngestService
+
+    return IngestService(repo=container.ingest.repo, settings=container.collect, rules=container.rules)
+
+
 def test_concurrent_batches_never_duplicate_profiles_or_identifiers(container, workspace):
+    service = _uncoalesced(container)
+
     # 8 threads send overlapping events about the same 20 people through different identifiers.
     def batch(worker: int) -> list[dict]:
         out = []
@@ -24,7 +33,7 @@ def test_concurrent_batches_never_duplicate_profiles_or_identifiers(container, w
         return out
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda w: _ingest(container, workspace, batch(w)), range(8)))
+        results = list(pool.map(lambda w: service.ingest(batch(w), workspace=workspace, source="test"), range(8)))
     assert sum(r.stored for r in results) == 8 * 40
     dup_ids = cypher(container, "MATCH (i:Identifier {workspace:$w}) WITH i.key AS k, count(*) AS n WHERE n > 1 "
                      "RETURN count(k) AS n", w=workspace)
@@ -87,3 +96,25 @@ def test_migrations_are_idempotent(container):
     assert current_version(container.driver, database=container.neo4j.database) == LATEST_VERSION
     constraints = cypher(container, "SHOW CONSTRAINTS YIELD name RETURN collect(name) AS names")[0]["names"]
     assert {"identifier_key", "profile_id", "interaction_key"} <= set(constraints)
+
+
+def test_coalesced_requests_keep_per_request_results(container, workspace):
+    from collect.coalesce import Coalescer
+    from collect.service import IngestService
+
+    service = IngestService(repo=container.ingest.repo, settings=container.collect, rules=container.rules)
+    service.coalescer = Coalescer(service.write, max_events=1000)
+
+    def req(n: int) -> list[dict]:
+        # Every request repeats message "shared" (a retry racing the original) and adds its own.
+        return [{"type": "identify", "userId": "co-1", "messageId": "shared"},
+                {"type": "track", "userId": "co-1", "event": "x", "messageId": f"own-{n}"},
+                {"type": "track", "event": "bad"}]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda n: service.ingest(req(n), workspace=workspace, source="test"), range(12)))
+    assert sum(r.stored for r in results) == 13 and sum(r.duplicates for r in results) == 11
+    assert all(len(r.rejected) == 1 and r.rejected[0].index == 2 for r in results)
+    assert len({r.profiles[1] for r in results}) == 1
+    n = cypher(container, "MATCH (p:Profile {workspace:$w})-[:PERFORMED]->(e) RETURN count(e) AS n", w=workspace)
+    assert n[0]["n"] == 13
