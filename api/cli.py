@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.container import ConfigError, Container, build_container
+from audit.service import AuditUnavailable
 from graph.migrations import LATEST_VERSION, apply_migrations, current_version
 
 app = typer.Typer(help="Veil: privacy-first, on-premise Customer Data Platform.", no_args_is_help=True)
@@ -54,6 +55,14 @@ def _source_id(c: Container, workspace: str, name: str) -> str:
         if s.name == name:
             return s.id
     return c.sources.create(workspace=workspace, name=name, kind="import").source.id
+
+
+def _audit_cli(c: Container, workspace: str, action: str, resource: str, reason: str, **extra: str) -> None:
+    from audit.events import AuditEvent
+
+    c.audit.record(AuditEvent.create(workspace=workspace, actor="system:cli", actor_kind="system", role="system",
+                                      action=action, resource=resource, decision="allow", reason=reason,
+                                      extra=extra))
 
 
 @app.command()
@@ -187,10 +196,17 @@ def export_profiles(
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("format must be jsonl or csv")
     c = _container()
+    ws = workspace or c.app.default_workspace
+    try:
+        # The export is audited before any data is written (fail closed if the trail is down).
+        _audit_cli(c, ws, "export", "profiles", "export_started", format=fmt)
+    except AuditUnavailable:
+        c.close()
+        console.print("[red]the audit trail is unavailable; nothing was exported[/red]")
+        raise typer.Exit(3) from None
     fh = sys.stdout if str(out) == "-" else out.open("w", encoding="utf-8", newline="")
     n = 0
     try:
-        ws = workspace or c.app.default_workspace
         writer = None
         for p in c.profiles.iter_profiles(workspace=ws):
             row = {"id": p.id, "first_seen": p.first_seen.isoformat() if p.first_seen else None,
@@ -319,14 +335,6 @@ def profiles_unmerge(merge_id: str, workspace: Workspace = None,
         console.print(f"[red]merge {merge_id} not found or already undone[/red]")
         raise typer.Exit(1)
     console.print(f"merge {merge_id} undone; {moved} interactions moved back")
-
-
-def _audit_cli(c: Container, workspace: str, action: str, resource: str, reason: str, **extra: str) -> None:
-    from audit.events import AuditEvent
-
-    c.audit.record(AuditEvent.create(workspace=workspace, actor="system:cli", actor_kind="system", role="system",
-                                      action=action, resource=resource, decision="allow", reason=reason,
-                                      extra=extra))
 
 
 @keys_app.command("create")

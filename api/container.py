@@ -12,6 +12,7 @@ from access.authz import Authorizer
 from access.pipeline import Pipeline
 from access.principal import ROLES
 from api.settings import AppSettings
+from audit.group import GroupCommitAuditStore
 from audit.service import AuditService
 from collect.rules import IdentityRules, load_rules
 from collect.service import IngestService
@@ -85,7 +86,7 @@ def build_container(
     consents = ConsentRepository(driver, database=db)
     authz = Authorizer(PolicyRepository(driver, database=db))
     auth = AuthService(PrincipalRepository(driver, database=db), authz, auth_settings)
-    audit = AuditService(AuditRepository(driver, database=db))
+    audit = AuditService(GroupCommitAuditStore(AuditRepository(driver, database=db)))
     pipeline = Pipeline(authz=authz, profiles=profiles, consents=consents, consent_policy=consent_policy,
                         masking=masking, audit=audit, jurisdiction=consent_settings.jurisdiction,
                         hmac_key=privacy.hmac_key.encode("utf-8"))

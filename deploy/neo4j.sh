@@ -83,6 +83,9 @@ start() {
   fetch
   if is_running; then echo "neo4j.sh: instance '$INSTANCE' already running (pid $(cat "$PIDFILE"), bolt://127.0.0.1:$PORT)"; return 0; fi
   local j; j=$(java_bin)
+  if "$PY" -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('127.0.0.1', $PORT)) == 0 else 1)"; then
+    die "port $PORT is already in use by another process (another Neo4j?); stop it or set VEIL_NEO4J_BOLT_PORT"
+  fi
   write_conf
   local fresh=0
   [ -d "$HOME_DIR/data/databases/neo4j" ] || fresh=1
