@@ -138,25 +138,12 @@ class Pipeline:
 
     def mask(self, ctx: ReadContext, profile: ProfileRecord, decision: Decision) -> MaskedProfile:
         """Drop fields the role may not read and mask the rest per the masking policy."""
-        roles = ctx.principal.roles
-        traits, withheld = [], []
-        for name, value in sorted(profile.traits.items()):
-            cat = trait_category(name)
-            if not ctx.permissions.may_read(cat.value):
-                withheld.append(f"traits.{name}")
-                continue
-            strategy = self.masking.strategy_for(roles=roles, purpose=ctx.purpose.value, category=cat)
-            traits.append(MaskedValue(name, mask_value(strategy, value, key=self.hmac_key), cat, strategy))
+        withheld: list[str] = []
+        traits = self._mask_fields(ctx, sorted(profile.traits.items()), trait_category, "traits", withheld)
         identifiers: list[MaskedValue] | None = None
         if ctx.permissions.may_read("identifiers"):
-            identifiers = []
-            for kind, value in profile.identifiers:
-                cat = identifier_category(kind)
-                if not ctx.permissions.may_read(cat.value):
-                    withheld.append(f"identifiers.{kind}")
-                    continue
-                strategy = self.masking.strategy_for(roles=roles, purpose=ctx.purpose.value, category=cat)
-                identifiers.append(MaskedValue(kind, mask_value(strategy, value, key=self.hmac_key), cat, strategy))
+            identifiers = self._mask_fields(ctx, list(profile.identifiers), identifier_category, "identifiers",
+                                            withheld)
         else:
             withheld.append("identifiers")
         counts = ctx.permissions.may_read("interactions")
@@ -168,6 +155,19 @@ class Pipeline:
             interaction_count=profile.interactions if counts else None, withheld=tuple(withheld),
             purpose=ctx.purpose.value, lawful_basis=decision.lawful_basis.value if decision.lawful_basis else None,
             consent_record_id=decision.record_id)
+
+    def _mask_fields(self, ctx: ReadContext, items: list[tuple[str, Any]], categorize: Any, prefix: str,
+                     withheld: list[str]) -> list[MaskedValue]:
+        """Withhold what the role may not read; mask the rest with the policy's strategy."""
+        out = []
+        for name, value in items:
+            cat = categorize(name)
+            if not ctx.permissions.may_read(cat.value):
+                withheld.append(f"{prefix}.{name}")
+                continue
+            strategy = self.masking.strategy_for(roles=ctx.principal.roles, purpose=ctx.purpose.value, category=cat)
+            out.append(MaskedValue(name, mask_value(strategy, value, key=self.hmac_key), cat, strategy))
+        return out
 
     def read_profile(self, ctx: ReadContext, *, profile_id: str | None = None,
                      identifier: tuple[str, str] | None = None) -> MaskedProfile:
