@@ -34,7 +34,7 @@ users_app = typer.Typer(help="Staff users and their roles.", no_args_is_help=Tru
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 console = Console(stderr=True)
-Workspace = Annotated[str | None, typer.Option("--workspace", "-w", help="Workspace (default VEIL_DEFAULT_WORKSPACE)")]
+Workspace = Annotated[str | None, typer.Option("--workspace", "--tenant", "-w", help="Workspace (tenant); default VEIL_DEFAULT_WORKSPACE")]
 
 
 def _container() -> Container:
