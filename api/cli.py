@@ -38,8 +38,13 @@ Workspace = Annotated[str | None, typer.Option("--workspace", "--tenant", "-w", 
 
 
 def _container() -> Container:
+    from api.logs import configure_logging
+
     try:
-        return build_container()
+        c = build_container()
+        # Logs (audit lines included) go to stderr so stdout stays machine-readable (keys, exports).
+        configure_logging(c.app.log_level)
+        return c
     except (ConfigError, ValueError) as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -263,8 +268,15 @@ def demo_load(
                 progress.advance(task, len(batch))
         elapsed = time.perf_counter() - started
         counts = c.profiles.counts(workspace=ws)
+        keys = {role: c.auth.create_api_key(workspace=ws, role=role, name=f"demo-{role}", actor="system:demo")[1]
+                for role in ("admin", "support_agent", "analyst", "compliance_officer")}
+        for role in keys:
+            _audit_cli(c, ws, "key_change", "keys", "created", role=role)
         creds = {"api_url": api_url, "workspace": ws, "source": new.source.id, "write_key": new.write_key,
-                 "auth": "HTTP Basic with the write key as user name and an empty password"}
+                 "auth": "HTTP Basic with the write key as user name and an empty password",
+                 "graphql_url": api_url + "/graphql",
+                 "graphql_keys": keys,
+                 "graphql_auth": "Authorization: Bearer <key>, plus X-Veil-Purpose: support|analytics|marketing|..."}
         creds_file.parent.mkdir(parents=True, exist_ok=True)
         creds_file.write_text(json.dumps(creds, indent=2), encoding="utf-8")
         console.print(f"loaded {stored} events in {elapsed:.1f} s ({stored / elapsed:.0f} events/s): "
