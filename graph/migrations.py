@@ -61,6 +61,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         ("CREATE INDEX audit_record_workspace_actor_at IF NOT EXISTS "
         "FOR (a:AuditRecord) ON (a.workspace, a.actor, a.at)"),
     )),
+    Migration(3, "segments", (
+        "CREATE CONSTRAINT segment_id IF NOT EXISTS FOR (s:Segment) REQUIRE s.id IS UNIQUE",
+        "CREATE INDEX segment_workspace IF NOT EXISTS FOR (s:Segment) ON (s.workspace)",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
