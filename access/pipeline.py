@@ -260,3 +260,37 @@ class Pipeline:
         self._audit(ctx, action=AuditAction.READ, resource="audit", subject=subject,
                     decision=AuditDecision.ALLOW, reason="permitted", returned=("audit",))
         return rows
+
+    def segment_preview(self, ctx: ReadContext, segments: Any, definition: Any,
+                        sample_size: int) -> tuple[int, list[MaskedProfile]]:
+        """Count and a small sample of a segment definition; the sample goes through the same
+        gate and masking (and is empty for roles that may not read profiles, e.g. marketers)."""
+        self.require(ctx, "segments", "read")
+        preview = segments.preview(workspace=ctx.principal.workspace, definition=definition,
+                                   sample_size=sample_size)
+        sample: list[MaskedProfile] = []
+        if preview.sample_ids and self.authz.allowed(ctx.principal, "profile", "read"):
+            events: list[AuditEvent] = []
+            ws = ctx.principal.workspace
+            consents = self.consents.for_subjects(workspace=ws, profile_ids=list(preview.sample_ids))
+            for pid in preview.sample_ids:
+                profile = self.profiles.get_profile(workspace=ws, profile_id=pid)
+                if profile is None:
+                    continue
+                try:
+                    sample.append(self._finish(ctx, profile, consents.get(pid, []), defer=events))
+                except ConsentDenied:
+                    pass
+            self.audit.record_many(events)
+        self._audit(ctx, action=AuditAction.READ, resource="segments", subject=None,
+                    decision=AuditDecision.ALLOW, reason="preview", returned=("segments.count",))
+        return preview.count, sample
+
+    def segment_save(self, ctx: ReadContext, segments: Any, *, name: str, definition: Any,
+                     segment_id: str | None) -> Any:
+        """Save (create or update) a segment definition, audited."""
+        self.require(ctx, "segments", "write")
+        self._audit(ctx, action=AuditAction.WRITE, resource="segments", subject=None,
+                    decision=AuditDecision.ALLOW, reason="saved", returned=("segments.definition",))
+        return segments.save(workspace=ctx.principal.workspace, name=name, definition=definition,
+                             segment_id=segment_id)

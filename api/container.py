@@ -28,6 +28,8 @@ from graph.driver import create_driver
 from graph.identity import IdentityRepository, TraitRepository
 from graph.policies import PolicyRepository
 from graph.principals import PrincipalRepository
+from graph.segments import SegmentRepository
+from segments.service import SegmentService
 from graph.profiles import ProfileRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
@@ -55,6 +57,7 @@ class Container:
     pipeline: Pipeline
     admin: AdminService
     audit: AuditService
+    segments: SegmentService
 
     def close(self) -> None:
         """Release the driver."""
@@ -98,4 +101,5 @@ def build_container(
         ingest=IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
                              consents=consents, jurisdiction=consent_settings.jurisdiction),
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
+        segments=SegmentService(repo=SegmentRepository(driver, database=db)),
     )

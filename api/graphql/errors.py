@@ -8,6 +8,7 @@ from access.auth import AuthError
 from access.authz import Forbidden
 from access.pipeline import ConsentDenied, NotFound
 from audit.service import AuditUnavailable
+from segments.model import SegmentError
 
 
 class ClientError(Exception):
@@ -32,6 +33,10 @@ def to_graphql(exc: Exception) -> GraphQLError | None:
             "code": "CONSENT_DENIED", "reason": exc.decision.reason})
     if isinstance(exc, AuditUnavailable):
         return GraphQLError("audit trail unavailable; nothing was returned", extensions={"code": "AUDIT_UNAVAILABLE"})
+    if isinstance(exc, SegmentError):
+        return GraphQLError(exc.message, extensions={
+            "code": "BAD_REQUEST", "reason": exc.code,
+            "issues": [{"path": i.path, "code": i.code, "message": i.message} for i in exc.issues]})
     if isinstance(exc, ClientError):
         return GraphQLError(exc.message, extensions={"code": exc.code})
     return None

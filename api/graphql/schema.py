@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,8 @@ from api.graphql.errors import ClientError, to_graphql
 from api.graphql.types import (
     ApiKeyCreated,
     AuditRecord,
+    Segment,
+    SegmentPreview,
     ChannelEnum,
     Consent,
     Interaction,
@@ -117,6 +120,16 @@ class Query:
         return [AuditRecord.of(r) for r in rows]
 
 
+    @strawberry.field(description="Count and masked sample of a segment definition (JSON condition language)")
+    async def segment_preview(self, info: Info, definition: JSON, sample_size: int = 10,
+                              purpose: PurposeEnum | None = None) -> SegmentPreview:
+        ctx = _ctx(info, purpose)
+        veil = info.context["veil"]
+        count, sample = await _run(veil.pipeline.segment_preview, ctx, veil.c.segments, definition,
+                                   min(max(sample_size, 0), 50))
+        return SegmentPreview(count=count, sample=[Profile.from_masked(m) for m in sample])
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Log in as a staff user; returns a short-lived token")
@@ -147,6 +160,15 @@ class Mutation:
         rec = await _run(info.context["veil"].record_consent, ctx, str(profile_id), purpose_of_consent, channel,
                          "withdrawn", None, None)
         return Consent.of(rec)
+
+    @strawberry.mutation(description="Save a segment definition (create, or update with id)")
+    async def save_segment(self, info: Info, name: str, definition: JSON, id: str | None = None,
+                           purpose: PurposeEnum | None = None) -> Segment:
+        ctx = _ctx(info, purpose)
+        veil = info.context["veil"]
+        rec = await _run(veil.pipeline.segment_save, ctx, veil.c.segments, name=name, definition=definition,
+                         segment_id=id)
+        return Segment(id=rec.id, name=rec.name, definition=json.loads(rec.definition))
 
     @strawberry.mutation(description="Create an API key for an app (admin only)")
     async def create_api_key(self, info: Info, role: RoleEnum, name: str) -> ApiKeyCreated:

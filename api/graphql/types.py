@@ -226,3 +226,16 @@ class AuditRecord:
                            purpose=e.purpose, lawful_basis=e.lawful_basis, consent_record_id=e.consent_record_id,
                            fields_returned=list(e.fields_returned), fields_masked=list(e.fields_masked),
                            request_id=e.request_id)
+
+
+@strawberry.type(description="How many people a segment definition matches now, and a masked sample")
+class SegmentPreview:
+    count: int
+    sample: list[Profile]
+
+
+@strawberry.type(description="A saved segment")
+class Segment:
+    id: str
+    name: str
+    definition: JSON

@@ -233,3 +233,23 @@ def test_committed_sdl_is_current():
 
     committed = (Path(__file__).resolve().parents[2] / "schema.graphql").read_text(encoding="utf-8")
     assert committed.strip() == build_schema(introspection=False).as_str().strip(), "run `veil graphql-schema -o schema.graphql`"
+
+
+def test_segment_preview_counts_for_marketers_and_masks_samples(client, container, workspace, person):
+    marketer, support = key(container, workspace, "marketer"), key(container, workspace, "support_agent")
+    definition = {"type": "and", "conditions": [
+        {"type": "trait", "name": "member_tier", "op": "eq", "value": "gold"},
+        {"type": "event", "event": "Order Completed", "count": {"op": "at_least", "n": 1},
+         "window": {"last": 3650, "unit": "days"}}]}
+    q = 'query($d: JSON!) { segmentPreview(definition: $d, purpose: marketing) { count sample { id traits { name value } } } }'
+    r = gql(client, q, token=marketer, variables={"d": definition}).json()
+    assert r["data"]["segmentPreview"] == {"count": 1, "sample": []}, r
+    # Support agents may not work with segments at all.
+    assert codes(gql(client, q, token=support, variables={"d": definition})) == ["FORBIDDEN"]
+    bad = {"type": "trait", "name": "x`}) DETACH DELETE (n) //", "op": "eq", "value": 1}
+    r = gql(client, q, token=marketer, variables={"d": bad})
+    assert codes(r) == ["BAD_REQUEST"] and r.json()["errors"][0]["extensions"]["issues"][0]["path"] == "name"
+    saved = gql(client, 'mutation($d: JSON!) { saveSegment(name: "gold buyers", definition: $d, purpose: marketing) { id name } }',
+                token=marketer, variables={"d": definition}).json()
+    assert saved["data"]["saveSegment"]["name"] == "gold buyers"
+    assert cypher(container, "MATCH (p:Profile {workspace: $w}) RETURN count(p) AS n", w=workspace)[0]["n"] >= 1
