@@ -28,13 +28,13 @@ from graph.driver import create_driver
 from graph.identity import IdentityRepository, TraitRepository
 from graph.policies import PolicyRepository
 from graph.principals import PrincipalRepository
-from graph.segments import SegmentRepository
-from segments.service import SegmentService
 from graph.profiles import ProfileRepository
+from graph.segments import SegmentRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
 from privacy.masking import load_masking_policy
 from privacy.settings import DEV_HMAC_KEY, PrivacySettings
+from segments.service import SegmentService
 
 
 class ConfigError(RuntimeError):

@@ -26,8 +26,6 @@ from api.graphql.errors import ClientError, to_graphql
 from api.graphql.types import (
     ApiKeyCreated,
     AuditRecord,
-    Segment,
-    SegmentPreview,
     ChannelEnum,
     Consent,
     Interaction,
@@ -40,6 +38,8 @@ from api.graphql.types import (
     ProfileEdge,
     PurposeEnum,
     RoleEnum,
+    Segment,
+    SegmentPreview,
 )
 from consent.model import Channel, Purpose
 
