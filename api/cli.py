@@ -33,6 +33,13 @@ keys_app = typer.Typer(help="API keys for apps (GraphQL).", no_args_is_help=True
 users_app = typer.Typer(help="Staff users and their roles.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
+
+
+def _add_audit_commands() -> None:
+    # api.audit_cli imports this module's _container, so it is attached after the definitions.
+    from api.audit_cli import audit_app
+
+    app.add_typer(audit_app, name="audit", help="Verify, checkpoint and export the audit trail.")
 console = Console(stderr=True)
 Workspace = Annotated[str | None, typer.Option("--workspace", "--tenant", "-w", help="Workspace (tenant); default VEIL_DEFAULT_WORKSPACE")]
 
@@ -404,18 +411,7 @@ def graphql_schema(out: Annotated[Path, typer.Option("--out", "-o")] = Path("-")
         out.write_text(sdl + "\n", encoding="utf-8")
 
 
-@app.command("audit-verify")
-def audit_verify() -> None:
-    """Verify the audit hash chain end to end."""
-    c = _container()
-    try:
-        result = c.audit.verify()
-    finally:
-        c.close()
-    console.print(str(result))
-    if not getattr(result, "ok", False):
-        raise typer.Exit(1)
-
+_add_audit_commands()
 
 if __name__ == "__main__":
     app()

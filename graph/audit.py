@@ -1,4 +1,5 @@
-"""Audit store: hash-chained (:AuditRecord) nodes behind one (:AuditHead {id: 'global'}).
+"""Audit store: hash-chained (:AuditRecord) nodes behind one (:AuditHead {id: 'global'}),
+and the signed (:AuditCheckpoint) nodes over it (see audit/checkpoint.py).
 
 Every append runs in one write transaction that first takes the head's write lock (SET on
 the head node), then reads the last seq/hash, so concurrent appends from any number of
@@ -17,7 +18,8 @@ from typing import Any
 import neo4j
 
 from audit.chain import GENESIS_HASH, Problem, StoredAudit, VerificationResult, link, verify
-from audit.events import AuditAction, AuditEvent
+from audit.checkpoint import Checkpoint
+from audit.events import AuditAction, AuditEvent, Decision
 from graph.identity import run_write
 
 __all__ = ["AuditHeadState", "AuditRepository", "StoredAudit"]
@@ -73,6 +75,8 @@ _QUERY_FILTERS = """
   AND ($subject IS NULL OR a.subject = $subject)
   AND ($actor IS NULL OR a.actor = $actor)
   AND ($action IS NULL OR a.action = $action)
+  AND ($purpose IS NULL OR a.purpose = $purpose)
+  AND ($decision IS NULL OR a.decision = $decision)
 """
 # One constant per leading filter, each seeking its composite index in time order.
 QUERY_BY_SUBJECT = (
@@ -87,6 +91,20 @@ QUERY_BY_WORKSPACE = (
     "MATCH (a:AuditRecord) WHERE a.workspace = $workspace" + _QUERY_FILTERS
     + "WITH a ORDER BY a.workspace DESC, a.at DESC LIMIT $limit RETURN " + _RECORD
 )
+
+# Checkpoints: one node per seq. A concurrent MERGE is only race-free with this constraint
+# (to be applied by a migration); without it a duplicate is harmless, verification checks each.
+CHECKPOINT_SCHEMA = (
+    "CREATE CONSTRAINT audit_checkpoint_seq IF NOT EXISTS FOR (c:AuditCheckpoint) REQUIRE c.seq IS UNIQUE",
+)
+_CHECKPOINT = "c {.seq, .hash, .key_id, .signature, at: toString(c.at)} AS c"
+SAVE_CHECKPOINT = """
+MERGE (c:AuditCheckpoint {seq: $seq})
+ON CREATE SET c.hash = $hash, c.at = $at, c.key_id = $key_id, c.signature = $signature
+RETURN """ + _CHECKPOINT
+CHECKPOINTS = "MATCH (c:AuditCheckpoint) WHERE c.seq >= $since WITH c ORDER BY c.seq RETURN " + _CHECKPOINT
+RECORD_HASHES = "UNWIND $seqs AS s MATCH (a:AuditRecord {seq: s}) RETURN a.seq AS seq, a.hash AS hash"
+STORE_ID = "CALL db.info() YIELD id RETURN id"
 
 NO_LIMIT = 2**62
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -148,12 +166,23 @@ def _stored(props: dict[str, Any]) -> StoredAudit:
                        event=AuditEvent.restore(**values))
 
 
+def _checkpoint(props: dict[str, Any]) -> Checkpoint:
+    """A checkpoint as stored; an edited `at` that no longer parses keeps a value that can not verify."""
+    try:
+        at = datetime.fromisoformat(str(props.get("at")).split("[", 1)[0]).astimezone(UTC)
+    except ValueError:
+        at = EARLIEST
+    return Checkpoint(seq=props["seq"], hash=str(props.get("hash")), at=at,
+                      key_id=str(props.get("key_id")), signature=str(props.get("signature")))
+
+
 class AuditRepository:
-    """Appends to and reads the audit chain."""
+    """Appends to and reads the audit chain and its checkpoints."""
 
     def __init__(self, driver: neo4j.Driver, *, database: str) -> None:
         self.driver = driver
         self.database = database
+        self._store_id: str | None = None
 
     def append(self, event: AuditEvent) -> StoredAudit:
         """Chain and store one event."""
@@ -243,6 +272,8 @@ class AuditRepository:
         subject: str | None = None,
         actor: str | None = None,
         action: AuditAction | str | None = None,
+        purpose: str | None = None,
+        decision: Decision | str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
@@ -259,8 +290,42 @@ class AuditRepository:
             cypher = QUERY_BY_WORKSPACE
         records, _, _ = self.driver.execute_query(
             cypher, workspace=workspace, subject=subject, actor=actor,
-            action=AuditAction(action).value if action is not None else None,
+            action=AuditAction(action).value if action is not None else None, purpose=purpose,
+            decision=Decision(decision).value if decision is not None else None,
             since=since or EARLIEST, until=until or LATEST, limit=limit,
             database_=self.database, routing_=neo4j.RoutingControl.READ,
         )
         return [_stored(r["a"]) for r in records]
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
+        """Store a checkpoint; if one exists at its seq already, that one is kept and returned."""
+        records, _, _ = self.driver.execute_query(
+            SAVE_CHECKPOINT, seq=checkpoint.seq, hash=checkpoint.hash, at=checkpoint.at,
+            key_id=checkpoint.key_id, signature=checkpoint.signature, database_=self.database,
+        )
+        return _checkpoint(records[0]["c"])
+
+    def checkpoints(self, *, since_seq: int = 0) -> list[Checkpoint]:
+        """Stored checkpoints with seq >= since_seq, in seq order (one per 1000 records or so)."""
+        records, _, _ = self.driver.execute_query(
+            CHECKPOINTS, since=since_seq, database_=self.database, routing_=neo4j.RoutingControl.READ,
+        )
+        return [_checkpoint(r["c"]) for r in records]
+
+    def record_hashes(self, seqs: Sequence[int]) -> dict[int, str]:
+        """The stored hash of each record among `seqs` that exists."""
+        if not seqs:
+            return {}
+        records, _, _ = self.driver.execute_query(
+            RECORD_HASHES, seqs=list(seqs), database_=self.database, routing_=neo4j.RoutingControl.READ,
+        )
+        return {r["seq"]: r["hash"] for r in records}
+
+    def store_id(self) -> str:
+        """The Neo4j database's store id: names this chain in the outside copy of checkpoints."""
+        if self._store_id is None:
+            records, _, _ = self.driver.execute_query(
+                STORE_ID, database_=self.database, routing_=neo4j.RoutingControl.READ,
+            )
+            self._store_id = str(records[0]["id"])
+        return self._store_id

@@ -65,6 +65,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE CONSTRAINT segment_id IF NOT EXISTS FOR (s:Segment) REQUIRE s.id IS UNIQUE",
         "CREATE INDEX segment_workspace IF NOT EXISTS FOR (s:Segment) ON (s.workspace)",
     )),
+    Migration(4, "audit checkpoints", (
+        "CREATE CONSTRAINT audit_checkpoint_seq IF NOT EXISTS FOR (c:AuditCheckpoint) REQUIRE c.seq IS UNIQUE",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -204,7 +204,7 @@ def test_workspace_export_reverifies_without_other_tenants_events(repo, workspac
     assert verify(read_jsonl(lines), after=None).broken_seq == result.last_seq
     assert service.export(f"{workspace}-none", tmp_path / "empty.jsonl").records == 0
     with pytest.raises(ValueError):
-        service.export(workspace, tmp_path / "a.csv", fmt="csv")
+        service.export(workspace, tmp_path / "a.xml", fmt="xml")
 
 
 def test_service_verify_reports_the_whole_chain(repo, workspace):
