@@ -252,11 +252,12 @@ class Pipeline:
         return records
 
     def audit_trail(self, ctx: ReadContext, *, subject: str | None, actor: str | None, action: str | None,
-                    since: datetime | None, until: datetime | None, limit: int) -> list[Any]:
+                    since: datetime | None, until: datetime | None, limit: int, purpose: str | None = None,
+                    decision: str | None = None) -> list[Any]:
         """The workspace's audit records for compliance review; reading them is audited too."""
         self.require(ctx, "audit", "read", subject=subject)
         rows = self.audit.repo.query(ctx.principal.workspace, subject=subject, actor=actor, action=action,
-                                     since=since, until=until, limit=limit)
+                                     since=since, until=until, limit=limit, purpose=purpose, decision=decision)
         self._audit(ctx, action=AuditAction.READ, resource="audit", subject=subject,
                     decision=AuditDecision.ALLOW, reason="permitted", returned=("audit",))
         return rows

@@ -113,10 +113,13 @@ class Query:
     @strawberry.field(description="The audit trail of this workspace, newest first (compliance officers)")
     async def audit_records(self, info: Info, subject: str | None = None, actor: str | None = None,
                             action: str | None = None, since: datetime | None = None, until: datetime | None = None,
-                            first: int = 50, purpose: PurposeEnum | None = None) -> list[AuditRecord]:
+                            read_purpose: str | None = None, decision: str | None = None, first: int = 50,
+                            purpose: PurposeEnum | None = None) -> list[AuditRecord]:
+        """`readPurpose` filters by the purpose recorded on the audited access; `decision` by allow/deny."""
         ctx = _ctx(info, purpose)
         rows = await _run(info.context["veil"].pipeline.audit_trail, ctx, subject=subject, actor=actor,
-                          action=action, since=since, until=until, limit=_page_size(first))
+                          action=action, since=since, until=until, limit=_page_size(first),
+                          purpose=read_purpose, decision=decision)
         return [AuditRecord.of(r) for r in rows]
 
 

@@ -224,6 +224,11 @@ def test_compliance_officer_reads_audit_trail_but_not_traits(client, container, 
     assert body["traits"] == [] and "traits.email" in body["withheld"]
     support = key(container, workspace, "support_agent")
     assert codes(gql(client, q, token=support, variables={"s": person})) == ["FORBIDDEN"]
+    # "Who was refused access to this customer, for marketing?"
+    gql(client, PROFILE_Q, token=key(container, workspace, "app"), variables={"id": person}, purpose="marketing")
+    denied = gql(client, 'query($s: String) { auditRecords(subject: $s, readPurpose: "marketing", decision: "deny", '
+                 'purpose: legal_obligation) { role reason } }', token=officer, variables={"s": person})
+    assert denied.json()["data"]["auditRecords"] == [{"role": "app", "reason": "no_consent_record"}]
 
 
 def test_committed_sdl_is_current():
