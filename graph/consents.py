@@ -8,6 +8,7 @@ from typing import Any
 import neo4j
 
 from consent.model import ConsentRecord
+from graph.driver import to_native as _native
 
 APPEND = """
 UNWIND $rows AS r
@@ -50,9 +51,6 @@ def _props(rec: ConsentRecord) -> dict[str, Any]:
         "evidence": json.dumps(rec.evidence, sort_keys=True) if rec.evidence else None,
     }
 
-
-def _native(v: Any) -> Any:
-    return v.to_native() if hasattr(v, "to_native") else v
 
 
 def to_record(c: dict[str, Any]) -> ConsentRecord:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import neo4j
 
 from graph.settings import Neo4jSettings
@@ -16,6 +18,11 @@ def create_driver(settings: Neo4jSettings) -> neo4j.Driver:
         user_agent="veil/0.1",
         notifications_min_severity="OFF",
     )
+
+
+def to_native(value: Any) -> Any:
+    """A driver temporal value as its Python equivalent (other values unchanged)."""
+    return value.to_native() if hasattr(value, "to_native") else value
 
 
 def ping(driver: neo4j.Driver, *, database: str) -> bool:

@@ -121,12 +121,6 @@ def _once(session: neo4j.Session, work: Callable[[neo4j.ManagedTransaction], Any
         raise
 
 
-def _native(value: Any) -> Any:
-    if hasattr(value, "to_native"):
-        return value.to_native()
-    return value
-
-
 class IdentityRepository:
     """All reads and writes of the identity write path."""
 

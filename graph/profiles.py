@@ -10,6 +10,7 @@ from typing import Any
 
 import neo4j
 
+from graph.driver import to_native as _native
 from graph.identity import TRAIT_PREFIX
 
 PROFILE_BY_ID = """
@@ -126,9 +127,6 @@ class MergeRecord:
     moved_interactions: int
     moved_identifiers: tuple[str, ...]
 
-
-def _native(v: Any) -> Any:
-    return v.to_native() if hasattr(v, "to_native") else v
 
 
 def _profile(p: dict[str, Any], idents: list[list[str]], interactions: int) -> ProfileRecord:

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import neo4j
 
+from graph.driver import to_native as _native
+
 # --- Predicate vocabulary (filled by segments.compiler only) -----------------------------------
 
 COMPARE_OPS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -234,9 +236,6 @@ class SizePoint:
     at: datetime
     size: int
 
-
-def _native(v: Any) -> Any:
-    return v.to_native() if hasattr(v, "to_native") else v
 
 
 def _segment(s: dict[str, Any]) -> SegmentRecord:
