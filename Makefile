@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 API_URL := http://127.0.0.1:8000
-TEST_NEO4J_URI := bolt://127.0.0.1:7688
+TEST_PORT ?= 7688
+TEST_NEO4J_URI := bolt://127.0.0.1:$(TEST_PORT)
 
 .PHONY: up down test venv neo4j-fetch api-start api-stop lint bench status clean
 
@@ -57,7 +58,7 @@ status:
 	@curl -fs $(API_URL)/readyz || echo "API not ready"
 
 test: venv
-	@deploy/neo4j.sh start test
+	@VEIL_NEO4J_BOLT_PORT=$(TEST_PORT) deploy/neo4j.sh start test
 	@VEIL_ENV=test VEIL_NEO4J_URI=$(TEST_NEO4J_URI) $(BIN)/python -m pytest -q; rc=$$?; \
 	  deploy/neo4j.sh stop test; exit $$rc
 
