@@ -246,14 +246,15 @@ def _should_mask(err: GraphQLError) -> bool:
 def build_schema(*, introspection: bool, max_depth: int = 8, max_aliases: int = 15,
                  max_tokens: int = 2000) -> strawberry.Schema:
     """The hardened schema."""
+    # Factories, not instances: a fresh extension per request.
     extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=max_depth),
-        MaxAliasesLimiter(max_alias_count=max_aliases),
-        MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
         StripSuggestions,
         DomainErrors,
-        MaskErrors(should_mask_error=_should_mask, error_message="internal error"),
+        lambda: MaskErrors(should_mask_error=_should_mask, error_message="internal error"),
     ]
     if not introspection:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
