@@ -105,6 +105,7 @@ class AdminService:
         """Revoke a key of the caller's workspace."""
         self._require(principal, "keys", AuditAction.KEY_CHANGE)
         done = self.auth.repo.revoke_key(key_id=key_id, workspace=principal.workspace)
+        self.auth.forget_cached_keys()  # revocation is immediate in this process
         self._audit(principal, action=AuditAction.KEY_CHANGE, resource="keys", decision=Decision.ALLOW,
                     reason="revoked" if done else "not_found", extra={"key_id": key_id})
         return done

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from graph.principals import ApiKeyRecord, PrincipalRepository
 
 DEV_JWT_SECRET = "veil-dev-jwt-secret-change-me-0123456789"
 API_KEY_PREFIX = "vak_"
+KEY_CACHE_SECONDS = 5.0
 
 
 class AuthSettings(BaseSettings):
@@ -59,6 +61,7 @@ class AuthService:
         self.authz = authz
         self.settings = settings
         self.hasher = PasswordHasher()
+        self._key_cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
 
     # --- API keys -------------------------------------------------------------------------
     def create_api_key(self, *, workspace: str, role: str, name: str, actor: str) -> tuple[ApiKeyRecord, str]:
@@ -72,12 +75,25 @@ class AuthService:
         return ApiKeyRecord(key_id, workspace, role, name, False), key
 
     def authenticate_api_key(self, key: str) -> Principal:
-        """The principal of an API key."""
-        rec = self.repo.key_by_hash(_hash_key(key))
+        """The principal of an API key (lookups cached for a few seconds; revocation applies within that)."""
+        h = _hash_key(key)
+        now = time.monotonic()
+        hit = self._key_cache.get(h)
+        if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:
+            rec = hit[1]
+        else:
+            rec = self.repo.key_by_hash(h)
+            if len(self._key_cache) > 10_000:
+                self._key_cache = {}
+            self._key_cache[h] = (now, rec)
         if rec is None or rec.disabled:
             raise AuthError("invalid_credentials", "unknown or revoked API key")
         return Principal(id=f"key:{rec.id}", kind=PrincipalKind.API_KEY, workspace=rec.workspace,
                          roles=(rec.role,), name=rec.name)
+
+    def forget_cached_keys(self) -> None:
+        """Drop cached key lookups (after a revocation)."""
+        self._key_cache = {}
 
     # --- users ----------------------------------------------------------------------------
     def create_user(self, *, username: str, password: str) -> str:

@@ -66,6 +66,9 @@ class Authorizer:
         self._enforcer: casbin.Enforcer | None = None
         self._version = -1
         self._checked = 0.0
+        # Decisions depend only on (subjects, workspace, resource, action) and the policy version:
+        # memoised until the version moves (casbin's Python matcher is too slow to run per field).
+        self._decisions: dict[tuple[tuple[str, ...], str, str, str], bool] = {}
 
     def _load(self) -> casbin.Enforcer:
         now = time.monotonic()
@@ -87,6 +90,7 @@ class Authorizer:
                     elif rule.ptype == "g":
                         enforcer.add_grouping_policy(*rule.values)
                 self._enforcer, self._version = enforcer, version
+                self._decisions = {}
             return self._enforcer
 
     def _subjects(self, principal: Principal) -> list[str]:
@@ -96,11 +100,20 @@ class Authorizer:
         """Deny-override decision over the principal and its roles in its workspace."""
         enforcer = self._load()
         subjects = self._subjects(principal)
+        memo_key = (tuple(subjects), principal.workspace, resource, action)
+        decision = self._decisions.get(memo_key)
+        if decision is None:
+            decision = self._decide(enforcer, subjects, principal.workspace, resource, action)
+            if len(self._decisions) > 50_000:
+                self._decisions = {}
+            self._decisions[memo_key] = decision
+        return decision
+
+    def _decide(self, enforcer: casbin.Enforcer, subjects: list[str], ws: str, resource: str, action: str) -> bool:
         # Any explicit deny for any of the principal's subjects wins.
-        results = [enforcer.enforce(s, principal.workspace, resource, action) for s in subjects]
-        if not any(results):
+        if not any(enforcer.enforce(s, ws, resource, action) for s in subjects):
             return False
-        return not self._denied(enforcer, subjects, principal.workspace, resource, action)
+        return not self._denied(enforcer, subjects, ws, resource, action)
 
     def _denied(self, enforcer: casbin.Enforcer, subjects: list[str], ws: str, resource: str, action: str) -> bool:
         for rule in enforcer.get_policy():
