@@ -63,6 +63,10 @@ class Authorizer:
     def __init__(self, repo: PolicyRepository) -> None:
         self.repo = repo
         self._lock = threading.Lock()
+        # casbin's matcher evaluation is not thread-safe (CPython's ast raised "AST constructor
+        # recursion depth mismatch" under concurrent resolvers); decisions are memoised, so a
+        # lock around the rare evaluation costs nothing.
+        self._enforce_lock = threading.Lock()
         self._enforcer: casbin.Enforcer | None = None
         self._version = -1
         self._checked = 0.0
@@ -103,7 +107,8 @@ class Authorizer:
         memo_key = (tuple(subjects), principal.workspace, resource, action)
         decision = self._decisions.get(memo_key)
         if decision is None:
-            decision = self._decide(enforcer, subjects, principal.workspace, resource, action)
+            with self._enforce_lock:
+                decision = self._decide(enforcer, subjects, principal.workspace, resource, action)
             if len(self._decisions) > 50_000:
                 self._decisions = {}
             self._decisions[memo_key] = decision
