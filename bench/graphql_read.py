@@ -13,11 +13,14 @@ random profile id, at a fixed concurrency (default 16) on loopback.
            Python process is GIL-bound at about one core on the driver alone).
 
 The GraphQL load generator defaults to 16 threads with one httpx.Client each: in trial runs it
-used about 4 ms of client CPU per read (a little less than one httpx.AsyncClient with 16
-tasks), a few per cent of a read's total CPU, so it is not the bottleneck; the table prints
-the client's CPU per read so this stays checked. Rounds alternate GraphQL / bare (medians reported). Each round also records the CPU seconds
+used 2-4 ms of client CPU per read (a little less than one httpx.AsyncClient with 16 tasks),
+under a tenth of a read's total CPU, so it is not the bottleneck; the table prints the
+client's CPU per read so this stays checked.
+
+Rounds alternate GraphQL / bare (medians reported). Each round also records the CPU seconds
 used by the load generator, the API workers and Neo4j (from /proc), so a capped throughput
-with idle CPU points at serialisation rather than work. A short in-process, single-threaded
+with idle CPU points at serialisation rather than work, and the audit appends other clients
+of the same Neo4j made meanwhile (a shared test instance is noisy). A short in-process, single-threaded
 stage breakdown of the pipeline and a 16-thread audit-append ceiling follow (skip with
 --no-diagnose).
 
