@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import time
@@ -18,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from access.authz import Authorizer
 from access.principal import ROLES, Principal, PrincipalKind
+from collect.sources import hash_key
 from graph.policies import PolicyRule
 from graph.principals import ApiKeyRecord, PrincipalRepository
 
@@ -49,10 +49,6 @@ class AuthError(Exception):
         self.message = message
 
 
-def _hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
 class AuthService:
     """Issues and verifies credentials; role assignments live in the authorization policy."""
 
@@ -71,12 +67,12 @@ class AuthService:
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
         key_id = uuid.uuid4().hex[:16]
         self.repo.create_key(key_id=key_id, workspace=workspace, role=role, name=name,
-                             key_hash=_hash_key(key), prefix=key[:8], actor=actor)
+                             key_hash=hash_key(key), prefix=key[:8], actor=actor)
         return ApiKeyRecord(key_id, workspace, role, name, False), key
 
     def authenticate_api_key(self, key: str) -> Principal:
         """The principal of an API key (lookups cached for a few seconds; revocation applies within that)."""
-        h = _hash_key(key)
+        h = hash_key(key)
         now = time.monotonic()
         hit = self._key_cache.get(h)
         if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:

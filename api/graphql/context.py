@@ -26,6 +26,7 @@ class VeilContext:
         self.c = container
         self.request = request
         self._principal: Principal | None = None
+        self._contexts: dict[tuple[Purpose, Channel], ReadContext] = {}
         self.pipeline = container.pipeline
         self.token_ttl_seconds = container.auth.settings.token_ttl_minutes * 60
 
@@ -59,7 +60,10 @@ class VeilContext:
                 purpose = Purpose(raw.strip())
             except ValueError as exc:
                 raise ClientError("BAD_REQUEST", f"unknown purpose; one of {', '.join(p.value for p in Purpose)}") from exc
-        return self.pipeline.context(principal, purpose, channel or Channel.any)
+        key = (purpose, channel or Channel.any)
+        if key not in self._contexts:  # field permissions once per request, not per resolver
+            self._contexts[key] = self.pipeline.context(principal, *key)
+        return self._contexts[key]
 
     def normalize_identifier(self, kind: str, value: str) -> tuple[str, str]:
         """Identifiers are stored normalised; look them up the same way."""
