@@ -21,7 +21,7 @@ from consent.gate import Decision, decide
 from consent.model import Channel, ConsentRecord, Jurisdiction, Purpose
 from consent.policy import ConsentPolicy
 from graph.consents import ConsentRepository
-from graph.profiles import MergeRecord, ProfileRecord, ProfileRepository
+from graph.profiles import MergeRecord, ProfileFilter, ProfileRecord, ProfileRepository
 from privacy.masking import (
     MaskingPolicy,
     PiiCategory,
@@ -29,6 +29,8 @@ from privacy.masking import (
     mask_value,
     trait_category,
 )
+
+INTERACTION_FIELDS = ("interactions.type", "interactions.event", "interactions.ts")
 
 
 class NotFound(Exception):
@@ -174,15 +176,18 @@ class Pipeline:
         """The whole pipeline for one profile."""
         self.require(ctx, "profile", "read", subject=profile_id)
         ws = ctx.principal.workspace
+        records: list[ConsentRecord] | None = None
         if identifier is not None:
             profile = self.profiles.find_by_identifier(workspace=ws, kind=identifier[0], value=identifier[1])
         else:
-            profile = self.profiles.get_profile(workspace=ws, profile_id=profile_id or "")
+            # One round trip: the profile and the consent history the gate needs.
+            found = self.profiles.get_with_consents(workspace=ws, profile_id=profile_id or "")
+            profile, records = found if found is not None else (None, None)
         if profile is None or profile.status != "active":
             self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile_id,
                         decision=AuditDecision.DENY, reason="not_found")
             raise NotFound("profile")
-        return self._finish(ctx, profile)
+        return self._finish(ctx, profile, records)
 
     def _finish(self, ctx: ReadContext, profile: ProfileRecord, records: list[ConsentRecord] | None = None,
                 defer: list[AuditEvent] | None = None) -> MaskedProfile:
@@ -203,10 +208,11 @@ class Pipeline:
                     lawful_basis=masked.lawful_basis, consent_record_id=decision.record_id, defer=defer)
         return masked
 
-    def list_profiles(self, ctx: ReadContext, *, after: str, limit: int) -> tuple[list[MaskedProfile], int, bool]:
+    def list_profiles(self, ctx: ReadContext, *, after: str, limit: int,
+                      filters: ProfileFilter | None = None) -> tuple[list[MaskedProfile], int, bool]:
         """A page of profiles; people the gate refuses are skipped (and audited as denials)."""
         self.require(ctx, "profile", "read")
-        page = self.profiles.page(workspace=ctx.principal.workspace, after=after, limit=limit + 1)
+        page = self.profiles.page(workspace=ctx.principal.workspace, after=after, limit=limit + 1, filters=filters)
         has_next = len(page) > limit
         page = page[:limit]
         # One query for the whole page's consent history (no N+1).
@@ -225,15 +231,59 @@ class Pipeline:
 
     def interactions(self, ctx: ReadContext, profile_id: str, *, event_type: str | None, since: datetime | None,
                      until: datetime | None, after: str | None, limit: int) -> list[dict[str, Any]]:
-        """A profile's interactions (no PII in these fields), audited."""
+        """A profile's interactions, newest first (no PII in these fields); consent-gated and audited."""
         self.require(ctx, "profile.interactions", "read", subject=profile_id)
+        decision = self.gate(ctx, profile_id)
+        if not decision.allowed:
+            self._audit(ctx, action=AuditAction.READ, resource="profile.interactions", subject=profile_id,
+                        decision=AuditDecision.DENY, reason=decision.reason, consent_record_id=decision.record_id)
+            raise ConsentDenied(decision)
         rows = self.profiles.interactions_page(workspace=ctx.principal.workspace, profile_id=profile_id,
                                                event_type=event_type, since=since, until=until, after=after,
                                                limit=limit)
         self._audit(ctx, action=AuditAction.READ, resource="profile.interactions", subject=profile_id,
-                    decision=AuditDecision.ALLOW, reason="permitted",
-                    returned=("interactions.type", "interactions.event", "interactions.ts"))
+                    decision=AuditDecision.ALLOW, reason=decision.reason, returned=INTERACTION_FIELDS,
+                    lawful_basis=decision.lawful_basis.value if decision.lawful_basis else None,
+                    consent_record_id=decision.record_id)
         return rows
+
+    def interactions_of(self, ctx: ReadContext, profiles: Sequence[MaskedProfile], *, event_type: str | None,
+                        since: datetime | None, until: datetime | None, limit: int) -> dict[str, Any]:
+        """First page of interactions of profiles already read in this request (one query)."""
+        return self._batch(ctx, "profile.interactions", profiles, INTERACTION_FIELDS,
+                           lambda ids: self.profiles.interactions_for_profiles(
+                               workspace=ctx.principal.workspace, profile_ids=ids, event_type=event_type,
+                               since=since, until=until, limit=limit))
+
+    def _batch(self, ctx: ReadContext, resource: str, profiles: Sequence[MaskedProfile], returned: tuple[str, ...],
+               fetch: Any) -> dict[str, Any]:
+        """A nested field of profiles this request already read (they passed the gate): one query
+        and one audit transaction for the lot; None for each when the role may not read it."""
+        events: list[AuditEvent] = []
+        ids = [m.id for m in profiles]
+        if not self.authz.allowed(ctx.principal, resource, "read"):
+            for pid in ids:
+                self._audit(ctx, action=AuditAction.READ, resource=resource, subject=pid,
+                            decision=AuditDecision.DENY, reason="forbidden", defer=events)
+            self.audit.record_many(events)
+            return dict.fromkeys(ids, None)
+        found = fetch(ids)
+        for m in profiles:
+            self._audit(ctx, action=AuditAction.READ, resource=resource, subject=m.id, decision=AuditDecision.ALLOW,
+                        reason="permitted", returned=returned, lawful_basis=m.lawful_basis,
+                        consent_record_id=m.consent_record_id, defer=events)
+        self.audit.record_many(events)
+        return {pid: found.get(pid, []) for pid in ids}
+
+    def consents_of(self, ctx: ReadContext, profiles: Sequence[MaskedProfile]) -> dict[str, Any]:
+        """Consent histories of profiles already read in this request (one query)."""
+        return self._batch(ctx, "profile.consents", profiles, ("consents",), lambda ids: self.consents.for_subjects(
+            workspace=ctx.principal.workspace, profile_ids=ids))
+
+    def merges_of(self, ctx: ReadContext, profiles: Sequence[MaskedProfile]) -> dict[str, Any]:
+        """Merge ledgers of profiles already read in this request (one query)."""
+        return self._batch(ctx, "profile.merges", profiles, ("merges",), lambda ids: self.profiles.merge_histories(
+            workspace=ctx.principal.workspace, profile_ids=ids))
 
     def merge_history(self, ctx: ReadContext, profile_id: str) -> list[MergeRecord]:
         """The merge ledger of a profile, audited."""

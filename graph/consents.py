@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import neo4j
 
 from consent.model import ConsentRecord
-from graph.driver import to_native as _native
+from graph.driver import from_iso
 
 APPEND = """
 UNWIND $rows AS r
@@ -18,6 +19,8 @@ WITH c, r
 MATCH (p:Profile {id: r.subject, workspace: $workspace})
 MERGE (p)-[:GAVE]->(c)
 """
+# Times as ISO text: hydrating driver temporals costs more than the rest of a record.
+CONSENT_MAP = "c {.*, captured_at: toString(c.captured_at), expires_at: toString(c.expires_at)}"
 # The person's records include those of profiles merged into it (their consent still counts).
 FOR_SUBJECT = """
 MATCH (p:Profile {id: $id, workspace: $workspace})
@@ -26,8 +29,7 @@ WITH p, collect(l) AS merged
 WITH [p] + merged AS ps
 UNWIND ps AS x
 MATCH (x)-[:GAVE]->(c:Consent)
-RETURN DISTINCT c {.*} AS c
-ORDER BY c.captured_at, c.id
+RETURN DISTINCT """ + CONSENT_MAP + """ AS c
 """
 
 FOR_SUBJECTS = """
@@ -37,7 +39,7 @@ OPTIONAL MATCH (l:Profile)-[:MERGED_INTO*1..]->(p)
 WITH id, p, collect(l) AS merged
 UNWIND [p] + merged AS x
 OPTIONAL MATCH (x)-[:GAVE]->(c:Consent)
-WITH id, collect(DISTINCT c {.*}) AS cs
+WITH id, collect(DISTINCT """ + CONSENT_MAP + """) AS cs
 RETURN collect([id, cs]) AS rows
 """
 
@@ -57,10 +59,15 @@ def to_record(c: dict[str, Any]) -> ConsentRecord:
     """A stored node back into a ConsentRecord."""
     return ConsentRecord(
         id=c["id"], subject=c["subject"], purpose=c["purpose"], channel=c["channel"], status=c["status"],
-        lawful_basis=c["lawful_basis"], source=c["source"], captured_at=_native(c["captured_at"]),
-        jurisdiction=c["jurisdiction"], expires_at=_native(c.get("expires_at")),
+        lawful_basis=c["lawful_basis"], source=c["source"], captured_at=from_iso(c["captured_at"]),
+        jurisdiction=c["jurisdiction"], expires_at=from_iso(c.get("expires_at")),
         notice_version=c.get("notice_version"), notice_hash=c.get("notice_hash"),
         evidence=json.loads(c["evidence"]) if c.get("evidence") else None)
+
+
+def in_order(records: Iterable[ConsentRecord]) -> list[ConsentRecord]:
+    """Records oldest first (ties by id), as the gate and the history expect."""
+    return sorted(records, key=lambda r: (r.captured_at, r.id))
 
 
 class ConsentRepository:
@@ -83,7 +90,7 @@ class ConsentRepository:
         records, _, _ = self.driver.execute_query(
             FOR_SUBJECT, id=profile_id, workspace=workspace, database_=self.database,
             routing_=neo4j.RoutingControl.READ)
-        return [to_record(r["c"]) for r in records]
+        return in_order(to_record(r["c"]) for r in records)
 
     def for_subjects(self, *, workspace: str, profile_ids: list[str]) -> dict[str, list[ConsentRecord]]:
         """Records of several people in one query (a page of profiles)."""
@@ -94,6 +101,6 @@ class ConsentRepository:
             routing_=neo4j.RoutingControl.READ)
         out: dict[str, list[ConsentRecord]] = {pid: [] for pid in profile_ids}
         for pid, cs in records[0]["rows"]:
-            out[pid] = sorted((to_record(c) for c in cs), key=lambda r: (r.captured_at, r.id))
+            out[pid] = in_order(to_record(c) for c in cs)
         return out
 

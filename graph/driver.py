@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import neo4j
@@ -18,6 +19,19 @@ def create_driver(settings: Neo4jSettings) -> neo4j.Driver:
         user_agent="veil/0.1",
         notifications_min_severity="OFF",
     )
+
+
+def from_iso(value: Any) -> datetime | None:
+    """A time the query returned as ISO text (``toString(x.ts)``) as an aware datetime.
+
+    Read paths return times as text: the driver's hydration of temporal values costs more
+    CPU than the rest of a row, and ``datetime.fromisoformat`` is a C call.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return to_native(value)  # type: ignore[no-any-return]
 
 
 def to_native(value: Any) -> Any:

@@ -10,14 +10,38 @@ from typing import Any
 
 import neo4j
 
+from consent.model import ConsentRecord
+from graph.consents import CONSENT_MAP, in_order, to_record
+from graph.driver import from_iso
 from graph.driver import to_native as _native
 from graph.identity import TRAIT_PREFIX
 
+# Times come back as ISO text (see graph.driver.from_iso); traits as [key, value] pairs.
+_PROFILE_MAP = """p {.id, .workspace, .status, .trait_meta, .merged_into,
+         first_seen: toString(p.first_seen), last_seen: toString(p.last_seen),
+         traits: [k IN keys(p) WHERE k STARTS WITH 'trait.' | [k, p[k]]]}"""
 PROFILE_BY_ID = """
 MATCH (p:Profile {id: $id, workspace: $workspace})
 OPTIONAL MATCH (p)<-[:IDENTIFIES]-(i:Identifier)
 WITH p, collect([i.type, i.value]) AS idents
-RETURN p {.*} AS p, idents, COUNT { (p)-[:PERFORMED]->() } AS interactions
+RETURN """ + _PROFILE_MAP + """ AS p, idents, COUNT { (p)-[:PERFORMED]->() } AS interactions
+"""
+# The read path's one round trip: profile, identifiers and the person's consent history
+# (records captured on profiles merged into it count too), for the consent gate.
+PROFILE_WITH_CONSENTS = """
+MATCH (p:Profile {id: $id, workspace: $workspace})
+CALL (p) {
+  OPTIONAL MATCH (p)<-[:IDENTIFIES]-(i:Identifier)
+  RETURN collect([i.type, i.value]) AS idents
+}
+CALL (p) {
+  OPTIONAL MATCH (l:Profile)-[:MERGED_INTO*1..]->(p)
+  WITH p, collect(l) AS merged
+  UNWIND [p] + merged AS x
+  MATCH (x)-[:GAVE]->(c:Consent)
+  RETURN collect(DISTINCT """ + CONSENT_MAP + """) AS consents
+}
+RETURN """ + _PROFILE_MAP + """ AS p, idents, consents, COUNT { (p)-[:PERFORMED]->() } AS interactions
 """
 PROFILE_BY_IDENTIFIER = """
 MATCH (:Identifier {key: $key})-[:IDENTIFIES]->(p:Profile {workspace: $workspace})
@@ -35,6 +59,19 @@ RETURN m {.id, .loser, .winner, .rule, .message_id, .source, .event_ts, .at, .un
           .moved_interactions, .moved_identifiers} AS m
 ORDER BY m.at
 """
+# Merge ledgers of several profiles at once (the GraphQL DataLoader).
+MERGE_HISTORIES = """
+UNWIND $ids AS pid
+OPTIONAL MATCH (l:Profile {workspace: $workspace})-[:MERGED_INTO*1..]->(:Profile {id: pid, workspace: $workspace})
+WITH pid, [pid] + collect(l.id) AS ids
+CALL (ids) {
+  MATCH (m:Merge {workspace: $workspace}) WHERE m.winner IN ids OR m.loser IN ids
+  WITH m ORDER BY m.at
+  RETURN collect(m {.id, .loser, .winner, .rule, .message_id, .source, .event_ts, .at, .undone_at,
+                    .moved_interactions, .moved_identifiers}) AS ms
+}
+RETURN collect([pid, ms]) AS rows
+"""
 MERGED_INTO = """
 MATCH (l:Profile {workspace: $workspace})-[:MERGED_INTO*1..]->(p:Profile {id: $id})
 RETURN collect(l.id) AS ids
@@ -49,18 +86,46 @@ MATCH (p:Profile {workspace: $workspace, status: 'active'}) WHERE p.id > $after
 WITH p ORDER BY p.id LIMIT $limit
 OPTIONAL MATCH (p)<-[:IDENTIFIES]-(i:Identifier)
 WITH p, collect([i.type, i.value]) AS idents
-RETURN p {.*} AS p, idents, COUNT { (p)-[:PERFORMED]->() } AS interactions
+RETURN """ + _PROFILE_MAP + """ AS p, idents, COUNT { (p)-[:PERFORMED]->() } AS interactions
+ORDER BY p.id
+"""
+# Newest first, keyset-paginated on (ts, key); one collected row, times as text.
+# A filtered page of profiles (GraphQL `profiles`): filters are parameters, NULL = not set.
+PROFILES_PAGE = """
+MATCH (p:Profile {workspace: $workspace, status: 'active'}) WHERE p.id > $after
+  AND ($seen_since IS NULL OR p.last_seen >= $seen_since)
+  AND ($seen_until IS NULL OR p.last_seen < $seen_until)
+  AND ($identifier_type IS NULL OR EXISTS { (p)<-[:IDENTIFIES]-(:Identifier {type: $identifier_type}) })
+  AND ($segment IS NULL OR EXISTS {
+        MATCH (p)-[m:IN_SEGMENT]->(:Segment {id: $segment, workspace: $workspace}) WHERE m.left_at IS NULL })
+WITH p ORDER BY p.id LIMIT $limit
+OPTIONAL MATCH (p)<-[:IDENTIFIES]-(i:Identifier)
+WITH p, collect([i.type, i.value]) AS idents
+RETURN """ + _PROFILE_MAP + """ AS p, idents, COUNT { (p)-[:PERFORMED]->() } AS interactions
 ORDER BY p.id
 """
 INTERACTIONS_PAGE = """
 MATCH (p:Profile {id: $id, workspace: $workspace})-[:PERFORMED]->(e:Interaction)
 WHERE ($type IS NULL OR e.type = $type OR e.event = $type)
   AND ($since IS NULL OR e.ts >= $since) AND ($until IS NULL OR e.ts < $until)
-  AND ($after IS NULL OR e.key > $after)
-RETURN e {.key, .message_id, .type, .event, .ts, .channel, .order_id, .revenue, .currency, .store_id,
-          .utm_source, .utm_medium, .utm_campaign} AS e
-ORDER BY e.key
-LIMIT $limit
+  AND ($after_ts IS NULL OR e.ts < $after_ts OR (e.ts = $after_ts AND e.key < $after_key))
+WITH e ORDER BY e.ts DESC, e.key DESC LIMIT $limit
+RETURN collect(e {.key, .message_id, .type, .event, ts: toString(e.ts), .channel, .order_id, .revenue,
+                  .currency, .store_id, .utm_source, .utm_medium, .utm_campaign}) AS rows
+"""
+# The same for a page of profiles at once (the GraphQL DataLoader): first $limit of each.
+INTERACTIONS_FOR_PROFILES = """
+UNWIND $ids AS pid
+MATCH (p:Profile {id: pid, workspace: $workspace})
+CALL (p) {
+  MATCH (p)-[:PERFORMED]->(e:Interaction)
+  WHERE ($type IS NULL OR e.type = $type OR e.event = $type)
+    AND ($since IS NULL OR e.ts >= $since) AND ($until IS NULL OR e.ts < $until)
+  WITH e ORDER BY e.ts DESC, e.key DESC LIMIT $limit
+  RETURN collect(e {.key, .message_id, .type, .event, ts: toString(e.ts), .channel, .order_id, .revenue,
+                    .currency, .store_id, .utm_source, .utm_medium, .utm_campaign}) AS rows
+}
+RETURN collect([pid, rows]) AS pages
 """
 COUNTS = """
 MATCH (p:Profile {workspace: $workspace})
@@ -114,6 +179,16 @@ class ProfileRecord:
 
 
 @dataclass(frozen=True)
+class ProfileFilter:
+    """Filters of a profile listing (all optional, combined with AND)."""
+
+    seen_since: datetime | None = None
+    seen_until: datetime | None = None
+    identifier_type: str | None = None
+    segment: str | None = None
+
+
+@dataclass(frozen=True)
 class MergeRecord:
     """One entry of the merge ledger."""
 
@@ -132,13 +207,43 @@ class MergeRecord:
 def _profile(p: dict[str, Any], idents: list[list[str]], interactions: int) -> ProfileRecord:
     return ProfileRecord(
         id=p["id"], workspace=p["workspace"], status=p.get("status", "active"),
-        traits={k[len(TRAIT_PREFIX):]: v for k, v in p.items() if k.startswith(TRAIT_PREFIX)},
+        traits={k[len(TRAIT_PREFIX):]: v for k, v in p["traits"]},
         trait_sources=json.loads(p["trait_meta"]) if p.get("trait_meta") else {},
         identifiers=tuple(sorted((t, v) for t, v in idents if t is not None)),
         interactions=int(interactions),
-        first_seen=_native(p.get("first_seen")), last_seen=_native(p.get("last_seen")),
+        first_seen=from_iso(p.get("first_seen")), last_seen=from_iso(p.get("last_seen")),
         merged_into=p.get("merged_into"),
     )
+
+
+def _merge(m: dict[str, Any]) -> MergeRecord:
+    return MergeRecord(
+        id=m["id"], loser=m["loser"], winner=m["winner"], rule=m["rule"], message_id=m["message_id"],
+        at=_native(m["at"]), undone_at=_native(m.get("undone_at")),
+        moved_interactions=int(m.get("moved_interactions") or 0),
+        moved_identifiers=tuple(m.get("moved_identifiers") or ()),
+    )
+
+
+def _interaction(e: dict[str, Any]) -> dict[str, Any]:
+    e["ts"] = from_iso(e.get("ts"))
+    return e
+
+
+def interaction_cursor(row: dict[str, Any]) -> str:
+    """The keyset cursor of an interaction row: its time and key."""
+    ts = row.get("ts")
+    return f"{ts.isoformat() if ts is not None else ''}|{row['key']}"
+
+
+def parse_interaction_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
+    """(ts, key) of a cursor from `interaction_cursor`; ValueError when it is not one."""
+    if not cursor:
+        return None, None
+    ts, sep, key = cursor.partition("|")
+    if not sep or not ts or not key:
+        raise ValueError("not an interaction cursor")
+    return datetime.fromisoformat(ts), key
 
 
 class ProfileRepository:
@@ -160,6 +265,15 @@ class ProfileRepository:
             return None
         return _profile(rows[0]["p"], rows[0]["idents"], rows[0]["interactions"])
 
+    def get_with_consents(self, *, workspace: str,
+                          profile_id: str) -> tuple[ProfileRecord, list[ConsentRecord]] | None:
+        """A profile and its person's consent history in one round trip, or None."""
+        rows = self._read(PROFILE_WITH_CONSENTS, id=profile_id, workspace=workspace)
+        if not rows:
+            return None
+        r = rows[0]
+        return _profile(r["p"], r["idents"], r["interactions"]), in_order(to_record(c) for c in r["consents"])
+
     def find_by_identifier(self, *, workspace: str, kind: str, value: str) -> ProfileRecord | None:
         """The profile an identifier (already normalised) belongs to, or None."""
         rows = self._read(PROFILE_BY_IDENTIFIER, key=f"{workspace}|{kind}|{value}", workspace=workspace)
@@ -174,12 +288,17 @@ class ProfileRepository:
         """Every merge this profile or the profiles merged into it took part in."""
         ids = [profile_id, *self._read(MERGED_INTO, workspace=workspace, id=profile_id)[0]["ids"]]
         rows = self._read(MERGE_HISTORY, workspace=workspace, ids=ids)
-        return [MergeRecord(
-            id=m["id"], loser=m["loser"], winner=m["winner"], rule=m["rule"], message_id=m["message_id"],
-            at=_native(m["at"]), undone_at=_native(m.get("undone_at")),
-            moved_interactions=int(m.get("moved_interactions") or 0),
-            moved_identifiers=tuple(m.get("moved_identifiers") or ()),
-        ) for m in (r["m"] for r in rows)]
+        return [_merge(r["m"]) for r in rows]
+
+    def merge_histories(self, *, workspace: str, profile_ids: list[str]) -> dict[str, list[MergeRecord]]:
+        """Merge ledgers of several profiles in one query."""
+        if not profile_ids:
+            return {}
+        rows = self._read(MERGE_HISTORIES, workspace=workspace, ids=profile_ids)
+        out: dict[str, list[MergeRecord]] = {pid: [] for pid in profile_ids}
+        for pid, ms in rows[0]["rows"]:
+            out[pid] = [_merge(m) for m in ms]
+        return out
 
     def conflicts(self, *, workspace: str, profile_id: str) -> list[dict[str, Any]]:
         """Identity conflicts that involved this profile."""
@@ -197,18 +316,37 @@ class ProfileRepository:
                 yield _profile(r["p"], r["idents"], r["interactions"])
             after = rows[-1]["p"]["id"]
 
-    def page(self, *, workspace: str, after: str, limit: int) -> list[ProfileRecord]:
-        """Active profiles after a cursor (profile id), in id order."""
-        rows = self._read(EXPORT_PAGE, workspace=workspace, after=after, limit=limit)
+    def page(self, *, workspace: str, after: str, limit: int, filters: ProfileFilter | None = None) -> list[ProfileRecord]:
+        """Active profiles after a cursor (profile id), in id order, optionally filtered."""
+        f = filters or ProfileFilter()
+        rows = self._read(PROFILES_PAGE, workspace=workspace, after=after, limit=limit, seen_since=f.seen_since,
+                          seen_until=f.seen_until, identifier_type=f.identifier_type, segment=f.segment)
         return [_profile(r["p"], r["idents"], r["interactions"]) for r in rows]
 
     def interactions_page(self, *, workspace: str, profile_id: str, event_type: str | None,
                           since: datetime | None, until: datetime | None, after: str | None,
                           limit: int) -> list[dict[str, Any]]:
-        """A page of a profile's interactions, filtered by type/event name and time, keyset-paginated."""
+        """A page of a profile's interactions, newest first, filtered by type/event name and time.
+
+        `after` is the cursor of the last row of the previous page (`interaction_cursor`).
+        """
+        after_ts, after_key = parse_interaction_cursor(after)
         rows = self._read(INTERACTIONS_PAGE, id=profile_id, workspace=workspace, type=event_type, since=since,
-                          until=until, after=after, limit=limit)
-        return [{k: _native(v) for k, v in r["e"].items()} for r in rows]
+                          until=until, after_ts=after_ts, after_key=after_key, limit=limit)
+        return [_interaction(e) for e in rows[0]["rows"]] if rows else []
+
+    def interactions_for_profiles(self, *, workspace: str, profile_ids: list[str], event_type: str | None,
+                                  since: datetime | None, until: datetime | None,
+                                  limit: int) -> dict[str, list[dict[str, Any]]]:
+        """The first page of interactions of several profiles in one query (a DataLoader batch)."""
+        if not profile_ids:
+            return {}
+        rows = self._read(INTERACTIONS_FOR_PROFILES, ids=profile_ids, workspace=workspace, type=event_type,
+                          since=since, until=until, limit=limit)
+        out: dict[str, list[dict[str, Any]]] = {pid: [] for pid in profile_ids}
+        for pid, page in rows[0]["pages"]:
+            out[pid] = [_interaction(e) for e in page]
+        return out
 
     def counts(self, *, workspace: str) -> dict[str, int]:
         """Active and merged profile counts."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import Request, Response
+from strawberry.dataloader import DataLoader
 
 from access.auth import API_KEY_PREFIX, AuthError
-from access.pipeline import ReadContext
+from access.pipeline import MaskedProfile, ReadContext
 from access.principal import Principal
 from api.container import Container
 from api.graphql.errors import ClientError
@@ -27,6 +29,7 @@ class VeilContext:
         self.request = request
         self._principal: Principal | None = None
         self._contexts: dict[tuple[Purpose, Channel], ReadContext] = {}
+        self._loaders: dict[tuple[Any, ...], DataLoader[MaskedProfile, Any]] = {}
         self.pipeline = container.pipeline
         self.token_ttl_seconds = container.auth.settings.token_ttl_minutes * 60
 
@@ -64,6 +67,32 @@ class VeilContext:
         if key not in self._contexts:  # field permissions once per request, not per resolver
             self._contexts[key] = self.pipeline.context(principal, *key)
         return self._contexts[key]
+
+    def nested_loader(self, kind: str, purpose: str, args: tuple[Any, ...] = ()) -> DataLoader[MaskedProfile, Any]:
+        """Per-request DataLoader for a nested field of profiles (interactions, consents, merges):
+        the profiles of one page resolve it with one query and one audit transaction."""
+        key = (kind, purpose, args)
+        loader = self._loaders.get(key)
+        if loader is None:
+            ctx = self.read_context(Purpose(purpose), None)
+            pipeline = self.pipeline
+
+            def fetch(profiles: list[MaskedProfile]) -> dict[str, Any]:
+                if kind == "interactions":
+                    first, event_type, since, until = args
+                    return pipeline.interactions_of(ctx, profiles, event_type=event_type, since=since,
+                                                    until=until, limit=first)
+                if kind == "consents":
+                    return pipeline.consents_of(ctx, profiles)
+                return pipeline.merges_of(ctx, profiles)
+
+            async def load(profiles: list[MaskedProfile]) -> list[Any]:
+                found = await asyncio.to_thread(fetch, profiles)
+                return [found[m.id] for m in profiles]
+
+            loader = DataLoader(load_fn=load, cache_key_fn=lambda m: m.id)
+            self._loaders[key] = loader
+        return loader
 
     def normalize_identifier(self, kind: str, value: str) -> tuple[str, str]:
         """Identifiers are stored normalised; look them up the same way."""

@@ -26,6 +26,7 @@ from strawberry.types import Info
 from access.pipeline import ReadContext
 from api.graphql.errors import ClientError, to_graphql
 from api.graphql.types import (
+    MAX_PAGE,
     ApiKeyCreated,
     AuditRecord,
     ChannelEnum,
@@ -44,8 +45,7 @@ from api.graphql.types import (
     SegmentPreview,
 )
 from consent.model import Channel, Purpose
-
-MAX_PAGE = 100
+from graph.profiles import ProfileFilter, interaction_cursor, parse_interaction_cursor
 
 
 def _ctx(info: Info, purpose: Purpose | None, channel: Channel | None = None) -> ReadContext:
@@ -63,6 +63,20 @@ def _page_size(first: int) -> int:
     return first
 
 
+@strawberry.input(description="Profile filters (all optional, combined with AND)")
+class ProfileFilterInput:
+    last_seen_since: datetime | None = None
+    last_seen_until: datetime | None = None
+    has_identifier: str | None = strawberry.field(default=None,
+                                                  description="has an identifier of this type (e.g. email, line_user_id)")
+    segment: str | None = strawberry.field(default=None, description="currently a member of this saved segment (id)")
+
+    def to_filter(self) -> ProfileFilter:
+        """The repository's filter."""
+        return ProfileFilter(seen_since=self.last_seen_since, seen_until=self.last_seen_until,
+                             identifier_type=self.has_identifier, segment=self.segment)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="A profile by id")
@@ -78,27 +92,33 @@ class Query:
         norm = veil.normalize_identifier(type, value)
         return Profile.from_masked(await _run(veil.pipeline.read_profile, ctx, identifier=norm))
 
-    @strawberry.field(description="Profiles, cursor-paginated (Relay style)")
+    @strawberry.field(description="Profiles, filtered and cursor-paginated (Relay style)")
     async def profiles(self, info: Info, first: int = 20, after: str | None = None,
+                       filter: ProfileFilterInput | None = None,
                        purpose: PurposeEnum | None = None) -> ProfileConnection:
         ctx = _ctx(info, purpose)
+        filters = filter.to_filter() if filter is not None else None
         rows, skipped, has_next = await _run(info.context["veil"].pipeline.list_profiles, ctx,
-                                             after=after or "", limit=_page_size(first))
+                                             after=after or "", limit=_page_size(first), filters=filters)
         edges = [ProfileEdge(cursor=m.id, node=Profile.from_masked(m)) for m in rows]
         return ProfileConnection(edges=edges, withheld_count=skipped, page_info=PageInfo(
             has_next_page=has_next, end_cursor=edges[-1].cursor if edges else after))
 
-    @strawberry.field(description="Interactions of a profile, filtered by type or event name and time")
+    @strawberry.field(description="Interactions of a profile, newest first, filtered by type or event name and time")
     async def interactions(self, info: Info, profile_id: strawberry.ID, first: int = 50, after: str | None = None,
                            type: str | None = None, since: datetime | None = None, until: datetime | None = None,
                            purpose: PurposeEnum | None = None) -> InteractionConnection:
         ctx = _ctx(info, purpose)
         limit = _page_size(first)
+        try:
+            parse_interaction_cursor(after)
+        except ValueError as exc:
+            raise ClientError("BAD_REQUEST", "after is not a cursor of this connection") from exc
         rows = await _run(info.context["veil"].pipeline.interactions, ctx, str(profile_id), event_type=type,
                           since=since, until=until, after=after, limit=limit + 1)
-        nodes = [Interaction.of(r) for r in rows[:limit]]
-        return InteractionConnection(nodes=nodes, page_info=PageInfo(
-            has_next_page=len(rows) > limit, end_cursor=str(nodes[-1].id) if nodes else after))
+        page = rows[:limit]
+        return InteractionConnection(nodes=[Interaction.of(r) for r in page], page_info=PageInfo(
+            has_next_page=len(rows) > limit, end_cursor=interaction_cursor(page[-1]) if page else after))
 
     @strawberry.field(description="Consent history of a profile (append-only)")
     async def consents(self, info: Info, profile_id: strawberry.ID, purpose: PurposeEnum | None = None) -> list[Consent]:

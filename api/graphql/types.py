@@ -9,8 +9,10 @@ from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types import Info
 
 from access.pipeline import MaskedProfile, MaskedValue
+from api.graphql.errors import ClientError
 from consent.model import Channel, ConsentRecord, Purpose
 from graph.profiles import MergeRecord
 
@@ -18,6 +20,7 @@ PurposeEnum = strawberry.enum(Purpose, name="Purpose", description="Why the data
 ChannelEnum = strawberry.enum(Channel, name="Channel")
 
 _FROM_MASKED = object()
+MAX_PAGE = 100
 
 
 @strawberry.type(description="A field after masking; `masking` names the strategy applied")
@@ -126,6 +129,10 @@ class Profile:
     traits: list[MaskedField]
     identifiers: list[MaskedField] | None = strawberry.field(
         description="null when the caller's role may not read identifiers")
+    devices: list[MaskedField] | None = strawberry.field(
+        description="App and device ids (identifiers of type device_id); null when identifiers are withheld")
+    cookies: list[MaskedField] | None = strawberry.field(
+        description="Web cookies (identifiers of type anonymous_id); null when identifiers are withheld")
     interaction_count: int | None
     withheld: list[str] = strawberry.field(description="Fields the caller's role may not read")
     purpose: str
@@ -141,15 +148,37 @@ class Profile:
         if not isinstance(m, MaskedProfile):
             raise TypeError("Profile.from_masked needs a MaskedProfile")
         obj = object.__new__(cls)
+        idents = [MaskedField.of(i) for i in m.identifiers] if m.identifiers is not None else None
         values = {
             "id": strawberry.ID(m.id), "first_seen": m.first_seen, "last_seen": m.last_seen,
-            "traits": [MaskedField.of(t) for t in m.traits],
-            "identifiers": [MaskedField.of(i) for i in m.identifiers] if m.identifiers is not None else None,
+            "traits": [MaskedField.of(t) for t in m.traits], "identifiers": idents,
+            "devices": [i for i in idents if i.name == "device_id"] if idents is not None else None,
+            "cookies": [i for i in idents if i.name == "anonymous_id"] if idents is not None else None,
             "interaction_count": m.interaction_count, "withheld": list(m.withheld), "purpose": m.purpose,
-            "lawful_basis": m.lawful_basis, "consent_record_id": m.consent_record_id}
+            "lawful_basis": m.lawful_basis, "consent_record_id": m.consent_record_id, "_masked": m}
         for k, v in values.items():
             object.__setattr__(obj, k, v)
         return obj
+
+    @strawberry.field(description="Newest interactions first, filtered by type or event name and time "
+                                  "(a page of profiles is fetched in one query); null when withheld")
+    async def interactions(self, info: Info, first: int = 20, type: str | None = None,
+                           since: datetime | None = None, until: datetime | None = None) -> list[Interaction] | None:
+        if first < 1 or first > MAX_PAGE:
+            raise ClientError("BAD_REQUEST", f"first must be between 1 and {MAX_PAGE}")
+        loader = info.context["veil"].nested_loader("interactions", self.purpose, (first, type, since, until))
+        rows = await loader.load(self._masked)  # type: ignore[attr-defined]
+        return None if rows is None else [Interaction.of(r) for r in rows]
+
+    @strawberry.field(description="Consent history of this person (append-only); null when withheld")
+    async def consents(self, info: Info) -> list[Consent] | None:
+        rows = await info.context["veil"].nested_loader("consents", self.purpose).load(self._masked)  # type: ignore[attr-defined]
+        return None if rows is None else [Consent.of(r) for r in rows]
+
+    @strawberry.field(description="Merge ledger of this person; null when withheld")
+    async def merge_history(self, info: Info) -> list[Merge] | None:
+        rows = await info.context["veil"].nested_loader("merges", self.purpose).load(self._masked)  # type: ignore[attr-defined]
+        return None if rows is None else [Merge.of(r) for r in rows]
 
 
 @strawberry.type

@@ -205,7 +205,7 @@ def test_hardening_limits_introspection_suggestions_and_masked_errors(client, co
     assert "errors" in gql(client, "{ " + aliases + " }", token=token).json()
     deep = "{ profile(id: \"x\") { " + "traits { name " * 10 + "}" * 10 + " } }"
     assert "errors" in gql(client, deep, token=token).json()
-    with mock.patch.object(container.pipeline.profiles, "get_profile",
+    with mock.patch.object(container.pipeline.profiles, "get_with_consents",
                            side_effect=RuntimeError("bolt://127.0.0.1:7688 MATCH (p:Profile) exploded")):
         r = gql(client, PROFILE_Q, token=token, variables={"id": person})
     assert r.json()["errors"][0]["message"] == "internal error"
