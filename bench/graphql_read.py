@@ -3,11 +3,11 @@
 Workload: one read = a profile (traits + identifiers) and its first 20 interactions, for a
 random profile id, at a fixed concurrency (default 16) on loopback.
 
-  GraphQL: one POST /graphql per read, one document with both `profile(id:)` and
-           `interactions(profileId:, first: 20)`, `X-Veil-Purpose: support`, a support_agent
+  GraphQL: one POST /graphql per read, one document `profile(id:)` with its nested
+           `interactions(first: 20)` (newest first), `X-Veil-Purpose: support`, a support_agent
            API key, against a real uvicorn server (`veil serve --workers N`). Every read goes
            authn -> authz (casbin) -> fetch -> consent gate -> masking -> audit (2 records).
-  Bare:    the same data through the driver: PROFILE_BY_ID and INTERACTIONS_PAGE from
+  Bare:    the same data through the driver: PROFILE_BY_ID and INTERACTIONS_PAGE (limit 20) from
            graph/profiles.py, one after the other, no auth, consent, masking or audit; the
            16 threads are spread over as many processes as the API has workers (a single
            Python process is GIL-bound at about one core on the driver alone).
@@ -73,8 +73,8 @@ from graph.profiles import INTERACTIONS_PAGE, PROFILE_BY_ID
 from graph.settings import Neo4jSettings
 
 QUERY = """query Read($id: ID!) {
-  profile(id: $id) { id traits { name value masking } identifiers { name value masking } }
-  interactions(profileId: $id, first: 20) { nodes { event ts } }
+  profile(id: $id) { id traits { name value masking } identifiers { name value masking }
+                     interactions(first: 20) { event ts } }
 }"""
 COUNT_AUDIT = """
 MATCH (a:AuditRecord {workspace: $ws}) WITH count(a) AS n
@@ -214,7 +214,7 @@ class Failures:
 def _check(status: int, body: dict[str, Any] | None, pid: str, text: str, fails: Failures) -> None:
     ok = (status == 200 and body is not None and not body.get("errors") and body.get("data")
           and body["data"]["profile"]["id"] == pid and body["data"]["profile"]["identifiers"]
-          and len(body["data"]["interactions"]["nodes"]) == 20)
+          and len(body["data"]["profile"]["interactions"]) == 20)
     if not ok:
         fails.add(f"{status} {text}")
 
@@ -298,10 +298,10 @@ def _bare_chunk(ids: list[str], ws: str, threads: int) -> dict[str, Any]:
             p, _, _ = driver.execute_query(PROFILE_BY_ID, id=ids[i], workspace=ws, database_=db,
                                            routing_=neo4j.RoutingControl.READ)
             e, _, _ = driver.execute_query(INTERACTIONS_PAGE, id=ids[i], workspace=ws, type=None, since=None,
-                                           until=None, after=None, limit=21, database_=db,
+                                           until=None, after_ts=None, after_key=None, limit=20, database_=db,
                                            routing_=neo4j.RoutingControl.READ)
             lats[w].append(time.perf_counter() - t)
-            if not p or len(e) != 21:
+            if not p or len(e[0]["rows"]) != 20:
                 bad.append(ids[i])
 
     with ThreadPoolExecutor(threads) as pool:
@@ -346,15 +346,15 @@ def stage_breakdown(container: Any, ids: list[str], ws: str, key: str, n: int) -
     for _ in range(n):
         pid = rng.choice(ids)
         principal: Principal = timed("authn: api key lookup (Neo4j)", auth.authenticate_api_key, key)
-        ctx = timed("authz: field permissions (casbin, x2 per request)", pl.context, principal, Purpose.support,
+        ctx = timed("authz: field permissions (casbin, once per request)", pl.context, principal, Purpose.support,
                     Channel.any)
-        timed("authz: require (casbin, x2 per request)", pl.require, ctx, "profile", "read", subject=pid)
-        prof = timed("fetch: profile + identifiers (Neo4j)", pl.profiles.get_profile, workspace=ws, profile_id=pid)
-        recs = timed("consent: history (Neo4j)", pl.consent_records, ctx, pid)
+        timed("authz: require (casbin)", pl.require, ctx, "profile", "read", subject=pid)
+        prof, recs = timed("fetch: profile + identifiers + consents (Neo4j)", pl.profiles.get_with_consents,
+                           workspace=ws, profile_id=pid)
         dec = timed("consent: gate decision", pl.gate, ctx, pid, recs)
         timed("masking", pl.mask, ctx, prof, dec)
-        timed("fetch: 20 interactions (Neo4j)", pl.profiles.interactions_page, workspace=ws, profile_id=pid,
-              event_type=None, since=None, until=None, after=None, limit=21)
+        timed("fetch: 20 interactions (Neo4j)", pl.profiles.interactions_for_profiles, workspace=ws,
+              profile_ids=[pid], event_type=None, since=None, until=None, limit=20)
         ev = AuditEvent.create(workspace=ws, actor=principal.id, actor_kind="api_key", role="support_agent",
                                action=AuditAction.READ, resource="profile", subject=pid, purpose="support",
                                reason="bench_stage", fields_returned=("traits.email",))

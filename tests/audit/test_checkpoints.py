@@ -169,7 +169,7 @@ class ChainGuard:
             head = _lock_head(tx)
             _shift(tx, at, 1)
             forged = StoredAudit(seq=at, prev_hash=prev_hash, hash=chain_hash(prev_hash, fake), event=fake)
-            tx.run("CREATE (a:AuditRecord) SET a = $p", p=_row(forged))
+            tx.run("CREATE (a:AuditRecord) SET a = $p", p={**_row(forged), "at": fake.at})  # a typed forgery
             _set_head(tx, head["seq"] + 1, head["hash"])
 
         def put_back(tx) -> None:
