@@ -160,9 +160,9 @@ class ProfileRepository:
             return None
         return _profile(rows[0]["p"], rows[0]["idents"], rows[0]["interactions"])
 
-    def find_by_identifier(self, *, workspace: str, kind: str, value: str) -> ProfileRecord | None:
-        """The profile an identifier (already normalised) belongs to, or None."""
-        rows = self._read(PROFILE_BY_IDENTIFIER, key=f"{workspace}|{kind}|{value}", workspace=workspace)
+    def find_by_identifier_key(self, *, workspace: str, key: str) -> ProfileRecord | None:
+        """The profile an identifier node key (a blind index for PII types) belongs to, or None."""
+        rows = self._read(PROFILE_BY_IDENTIFIER, key=key, workspace=workspace)
         return self.get_profile(workspace=workspace, profile_id=rows[0]["id"]) if rows else None
 
     def interactions(self, *, workspace: str, profile_id: str, limit: int = 1000) -> list[dict[str, Any]]:
