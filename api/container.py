@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import neo4j
 
@@ -25,6 +27,7 @@ from consent.settings import ConsentSettings
 from graph.audit import AuditRepository
 from graph.consents import ConsentRepository
 from graph.driver import create_driver
+from graph.erasure import ErasureRepository
 from graph.identity import IdentityRepository, TraitRepository
 from graph.policies import PolicyRepository
 from graph.principals import PrincipalRepository
@@ -32,6 +35,7 @@ from graph.profiles import ProfileRepository
 from graph.segments import SegmentRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
+from privacy.erasure import ErasureReport, erase_profile
 from privacy.keys import (
     KeyMaterialError,
     SqliteKeyStore,
@@ -69,6 +73,7 @@ class Container:
     vault: FieldVault
     privacy: PrivacySettings
     crypto: CryptoSettings
+    erase: Callable[..., ErasureReport]  # erase_profile(workspace=, profile_id=, actor=, reason=, actor_kind=)
 
     def close(self) -> None:
         """Release the driver and the key store."""
@@ -126,15 +131,18 @@ def build_container(
     pipeline = Pipeline(authz=authz, profiles=profiles, consents=consents, consent_policy=consent_policy,
                         masking=masking, audit=audit, jurisdiction=consent_settings.jurisdiction,
                         hmac_key=privacy.hmac_key.encode("utf-8"))
+    erasure = ErasureRepository(driver, database=db)
+    erase = partial(erase_profile, vault=vault, repo=erasure, audit=audit, suppress=privacy.suppression)
     admin = AdminService(pipeline=pipeline, auth=auth, traits=TraitService(TraitRepository(driver, database=db), vault=vault),
-                         consents=consents)
+                         consents=consents, erase=erase)
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
         ingest=IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
-                             vault=vault, consents=consents, jurisdiction=consent_settings.jurisdiction),
+                             vault=vault, consents=consents, jurisdiction=consent_settings.jurisdiction,
+                             suppressed=erasure.suppressed if privacy.suppression else None),
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
         segments=SegmentService(repo=SegmentRepository(driver, database=db),
                                 sealed_trait=is_pii_trait if vault.enabled else None),
-        vault=vault, privacy=privacy, crypto=crypto,
+        vault=vault, privacy=privacy, crypto=crypto, erase=erase,
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli import _container, _progress, console, keys_app
+from api.cli import Workspace, _container, _progress, console, keys_app, profiles_app
 from privacy.keys import KeyMaterialError, LocalKeyProvider, read_key, rotate_kek
 
 
@@ -64,3 +64,42 @@ def keys_rotate_kek(
     console.print(f"{report.rewrapped} data keys rewrapped under {report.new_kek_id} "
                   f"({report.already_new} already were); now set VEIL_CRYPTO_KEK_FILE={new_kek_file} "
                   "and restart the API")
+
+
+@profiles_app.command("erase")
+def profiles_erase(
+    profile_id: Annotated[str, typer.Argument(help="Any profile id of the person (merged profiles included)")],
+    reason: Annotated[str, typer.Option(help="Case reference for the audit trail, e.g. DSR-2026-0042 "
+                                             "(no personal data)")],
+    workspace: Workspace = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Erase a person by crypto-shredding: their data keys are deleted (backups become unreadable too),
+    their data is purged and their identifiers suppressed. Cannot be undone."""
+    import json
+
+    from audit.service import AuditUnavailable
+    from privacy.erasure import ProfileNotFound
+
+    if not yes:
+        typer.confirm(f"Erase profile {profile_id} and everything merged into it? This cannot be undone",
+                      abort=True)
+    c = _container()
+    try:
+        ws = workspace or c.app.default_workspace
+        try:
+            report = c.erase(workspace=ws, profile_id=profile_id, actor="system:cli", actor_kind="system",
+                             reason=reason)
+        except ProfileNotFound:
+            console.print(f"[red]no profile {profile_id} in workspace {ws}[/red]")
+            raise typer.Exit(1) from None
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        except AuditUnavailable:
+            console.print("[red]the audit trail is unavailable; nothing was erased[/red]")
+            raise typer.Exit(3) from None
+    finally:
+        c.close()
+    print(json.dumps(report.as_dict()))
+    console.print(f"erased {report.profiles_erased} profile(s) of {report.profile_id}: "
+                  f"{report.keys_shredded} data keys shredded, {report.identifiers_suppressed} identifiers suppressed")
