@@ -169,6 +169,8 @@ class SqliteKeyStore:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA busy_timeout=30000")
+            # A deleted (shredded) key must not linger in free pages of the file.
+            self._conn.execute("PRAGMA secure_delete=ON")
             self._conn.execute(_SCHEMA)
 
     def _rows(self, sql: str, params: Iterable[object]) -> list[WrappedKey]:
@@ -188,34 +190,31 @@ class SqliteKeyStore:
                 out[k.key_id] = k
         return out
 
-    def put_many(self, keys: Iterable[WrappedKey]) -> None:
-        """Insert new keys in one transaction (existing ids are left alone)."""
-        now = datetime.now(UTC).isoformat()
-        rows = [(k.key_id, k.workspace, k.wrapped, k.kek_id, now) for k in keys]
-        if not rows:
-            return
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany("INSERT OR IGNORE INTO data_keys VALUES (?, ?, ?, ?, ?)", rows)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-
-    def delete_many(self, key_ids: Iterable[str]) -> int:
-        """Delete keys in one transaction; returns how many existed."""
-        ids = [(k,) for k in dict.fromkeys(key_ids)]
+    def _write_many(self, sql: str, rows: list[tuple[object, ...]]) -> int:
+        """One IMMEDIATE transaction running `sql` for every row; returns the rows changed."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 before = self._conn.total_changes
-                self._conn.executemany("DELETE FROM data_keys WHERE key_id = ?", ids)
-                deleted = self._conn.total_changes - before
+                self._conn.executemany(sql, rows)
+                changed = self._conn.total_changes - before
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+        return changed
+
+    def put_many(self, keys: Iterable[WrappedKey]) -> None:
+        """Insert new keys in one transaction (existing ids are left alone)."""
+        now = datetime.now(UTC).isoformat()
+        rows: list[tuple[object, ...]] = [(k.key_id, k.workspace, k.wrapped, k.kek_id, now) for k in keys]
+        if rows:
+            self._write_many("INSERT OR IGNORE INTO data_keys VALUES (?, ?, ?, ?, ?)", rows)
+
+    def delete_many(self, key_ids: Iterable[str]) -> int:
+        """Delete keys in one transaction; returns how many existed."""
+        deleted = self._write_many("DELETE FROM data_keys WHERE key_id = ?", [(k,) for k in dict.fromkeys(key_ids)])
+        with self._lock:
             # Deleted pages may linger in the file and its WAL: overwrite them now.
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return deleted
@@ -238,15 +237,8 @@ class SqliteKeyStore:
 
     def replace_many(self, keys: Iterable[WrappedKey]) -> None:
         """Overwrite the wrapped form and KEK id of existing keys in one transaction."""
-        rows = [(k.wrapped, k.kek_id, k.key_id) for k in keys]
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany("UPDATE data_keys SET wrapped = ?, kek_id = ? WHERE key_id = ?", rows)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        self._write_many("UPDATE data_keys SET wrapped = ?, kek_id = ? WHERE key_id = ?",
+                         [(k.wrapped, k.kek_id, k.key_id) for k in keys])
 
     def close(self) -> None:
         """Close the file."""

@@ -28,7 +28,14 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from privacy.keys import KEY_BYTES, NONCE_BYTES, DataKeyStore, KeyProvider, WrappedKey
+from privacy.keys import (
+    KEY_BYTES,
+    NONCE_BYTES,
+    DataKeyStore,
+    KeyMaterialError,
+    KeyProvider,
+    WrappedKey,
+)
 from privacy.masking import PiiCategory, identifier_category, trait_category
 
 ENVELOPE = "enc1:"
@@ -121,6 +128,10 @@ class FieldVault:
                 found.update(self.store.get_many(fresh))
         opened = {}
         for key_id, w in found.items():
+            if w.kek_id != self.provider.kek_id:
+                raise KeyMaterialError(
+                    f"data key {key_id} is wrapped by KEK {w.kek_id}, but the configured KEK is "
+                    f"{self.provider.kek_id}: finish the rotation (veil keys rotate-kek --old-kek-file ...)")
             opened[key_id] = AESGCM(self.provider.unwrap(w.wrapped, key_id=key_id))
         with self._lock:
             for key_id, aead in opened.items():

@@ -9,7 +9,7 @@ from cryptography.exceptions import InvalidTag
 from typer.testing import CliRunner
 
 from api.cli import app
-from privacy.keys import LocalKeyProvider, SqliteKeyStore
+from privacy.keys import KeyMaterialError, LocalKeyProvider, SqliteKeyStore
 from privacy.vault import FieldVault, is_sealed
 from tests.conftest import basic, cypher
 
@@ -36,8 +36,12 @@ def test_seal_open_round_trip_and_shredding(tmp_path):
     # Another value's key id cannot be swapped in (the key id is authenticated).
     forged = a.replace("enc1:p1:", "enc1:p2:")
     assert v.open(forged) is None
+    wrapped = SqliteKeyStore(tmp_path / "keys.db").get_many(["p1"])["p1"].wrapped
     assert v.shred(["p1"]) == 1
     assert v.open(a) is None
+    # The wrapped key's bytes are gone from the store's files, not just unlinked.
+    for f in tmp_path.glob("keys.db*"):
+        assert wrapped not in f.read_bytes(), f
     # A fresh process (empty cache) cannot open it either: the key is gone from the store.
     assert vault(tmp_path).open(a) is None
 
@@ -208,8 +212,18 @@ def test_kek_rotation_by_command_keeps_every_value_readable(container, client, w
     assert rotated.open(raw) == PLAIN["email"]
     # The old KEK no longer opens the rotated store, and running it again is a no-op.
     stale = FieldVault(provider=container.vault.provider, store=SqliteKeyStore(store_file), blind_key=b"u" * 32)
-    with pytest.raises(InvalidTag):
+    with pytest.raises(KeyMaterialError, match="finish the rotation"):
         stale.open(raw)
     monkeypatch.setenv("VEIL_CRYPTO_KEK_FILE", str(new_file))
     r = runner.invoke(app, ["keys", "rotate-kek", "--new-kek-file", str(new_file)])
     assert r.exit_code == 0 and "0 data keys rewrapped" in r.output, r.output
+
+
+def test_key_cache_is_bounded(tmp_path):
+    v = FieldVault(provider=LocalKeyProvider(b"k" * 32), store=SqliteKeyStore(tmp_path / "keys.db"),
+                   blind_key=b"b" * 32, cache_size=16)
+    ids = [f"p{i}" for i in range(40)]
+    v.prepare("ws", ids, create=True)
+    assert len(v._cache) == 16
+    sealed = v.seal("p0", "x")  # evicted from the cache: loaded again from the store
+    assert v.open(sealed) == "x"
