@@ -59,7 +59,7 @@ RETURN sum(identifiers) AS identifiers, sum(interactions) AS interactions, sum(m
 SCRUB_LEDGER = """
 CALL () {
   MATCH (g:Merge {workspace: $workspace}) WHERE g.loser IN $ids OR g.winner IN $ids
-  SET g.loser_traits = null, g.moved_identifiers = []
+  SET g.loser_traits = null, g.moved_identifiers = [], g.erased_at = $now
   RETURN count(g) AS merges
 }
 CALL () {
@@ -135,7 +135,7 @@ class ErasureRepository:
                     for r in tx.run(TRAIT_KEYS, workspace=workspace, ids=ids)]
             tx.run(CLEAR_PROPERTIES, rows=rows).consume()
             rec = tx.run(PURGE, workspace=workspace, ids=ids, now=now).single()
-            led = tx.run(SCRUB_LEDGER, workspace=workspace, ids=ids).single()
+            led = tx.run(SCRUB_LEDGER, workspace=workspace, ids=ids, now=now).single()
             return PurgeCounts(identifiers=int(rec["identifiers"] or 0) if rec else 0,
                                interactions=int(rec["interactions"] or 0) if rec else 0,
                                memberships=int(rec["memberships"] or 0) if rec else 0,

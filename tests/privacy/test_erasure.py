@@ -136,6 +136,9 @@ def test_erasure_purges_the_live_graph_and_suppresses_the_person(container, clie
     assert container.profiles.find_by_identifier(workspace=workspace, kind="email", value=EMAIL) is None
     assert cypher(container, "MATCH (i:Identifier {workspace: $w}) WHERE i.value IN ['fresh-cookie', 'fresh-2'] "
                              "RETURN count(i) AS n", w=workspace)[0]["n"] == 0
+    # The erased person's merge cannot be undone (that would revive a tombstone).
+    [merge] = cypher(container, "MATCH (m:Merge {workspace: $w}) RETURN m.id AS id", w=workspace)
+    assert container.profiles.undo_merge(workspace=workspace, merge_id=merge["id"], actor="t") is None
     # Erasing again is safe and reports it.
     again = container.erase(workspace=workspace, profile_id=pid, actor="system:test", actor_kind="system",
                             reason="DSR-test-2")
