@@ -227,3 +227,24 @@ def test_key_cache_is_bounded(tmp_path):
     assert len(v._cache) == 16
     sealed = v.seal("p0", "x")  # evicted from the cache: loaded again from the store
     assert v.open(sealed) == "x"
+
+
+def test_prod_refuses_the_development_keys(tmp_path):
+    import base64
+
+    from api.container import ConfigError, build_vault
+    from privacy.settings import CryptoSettings, PrivacySettings
+
+    store = tmp_path / "k.db"
+    with pytest.raises(ConfigError, match="VEIL_CRYPTO_KEK"):
+        build_vault(CryptoSettings(keystore_file=store), PrivacySettings(), env="prod")
+    real = base64.b64encode(os.urandom(32)).decode()
+    with pytest.raises(ConfigError, match="VEIL_CRYPTO_BLIND_INDEX_KEY"):
+        build_vault(CryptoSettings(keystore_file=store, kek=real), PrivacySettings(), env="prod")
+    kek_file = tmp_path / "kek"
+    kek_file.write_text(real)
+    v = build_vault(CryptoSettings(keystore_file=store, kek_file=kek_file,
+                                   blind_index_key=base64.b64encode(os.urandom(32)).decode()),
+                    PrivacySettings(), env="prod")
+    assert v.enabled and v.provider.kek_id.startswith("local:")
+    assert build_vault(CryptoSettings(keystore_file=store), PrivacySettings(), env="dev").enabled
