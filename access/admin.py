@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,14 +17,16 @@ from consent.model import Channel, ConsentRecord, ConsentStatus, LawfulBasis, Pu
 from graph.consents import ConsentRepository
 from graph.policies import PolicyRule
 from graph.principals import ApiKeyRecord
+from privacy.erasure import ErasureReport, ProfileNotFound
 
 
 class AdminService:
     """Mutations of customer data, consent, keys, users and policy."""
 
     def __init__(self, *, pipeline: Pipeline, auth: AuthService, traits: TraitService,
-                 consents: ConsentRepository) -> None:
+                 consents: ConsentRepository, erase: Callable[..., ErasureReport]) -> None:
         self.pipeline = pipeline
+        self.erase = erase  # privacy.erasure.erase_profile with its dependencies bound
         self.auth = auth
         self.traits = traits
         self.consents = consents
@@ -74,6 +77,16 @@ class AdminService:
         if not self.traits.update(workspace=p.workspace, profile_id=profile_id, traits=traits, actor=p.id):
             raise NotFound("profile")
         return True
+
+    def erase_profile(self, ctx: ReadContext, profile_id: str, reason: str) -> ErasureReport:
+        """Erase a person by crypto-shredding (admin only: `profile.erasure` write); audited by the eraser."""
+        p = ctx.principal
+        self._require(p, "profile.erasure", AuditAction.DSR, subject=profile_id, purpose=ctx.purpose.value)
+        try:
+            return self.erase(workspace=p.workspace, profile_id=profile_id, actor=p.id, actor_kind=p.kind.value,
+                              reason=reason)
+        except ProfileNotFound:
+            raise NotFound("profile") from None
 
     def record_consent(self, ctx: ReadContext, profile_id: str, purpose: Purpose, channel: Channel, status: str,
                        notice_version: str | None, notice_text: str | None) -> ConsentRecord:

@@ -21,7 +21,7 @@ from consent.gate import Decision, decide
 from consent.model import Channel, ConsentRecord, Jurisdiction, Purpose
 from consent.policy import ConsentPolicy
 from graph.consents import ConsentRepository
-from graph.profiles import MergeRecord, ProfileFilter, ProfileRecord, ProfileRepository
+from graph.profiles import MergeRecord, ProfileFilter, ProfileRecord
 from privacy.masking import (
     MaskingPolicy,
     PiiCategory,
@@ -29,6 +29,7 @@ from privacy.masking import (
     mask_value,
     trait_category,
 )
+from privacy.reader import ProfileReader
 
 INTERACTION_FIELDS = ("interactions.type", "interactions.event", "interactions.ts")
 
@@ -88,7 +89,7 @@ class ReadContext:
 class Pipeline:
     """One reusable enforcement pipeline."""
 
-    def __init__(self, *, authz: Authorizer, profiles: ProfileRepository, consents: ConsentRepository,
+    def __init__(self, *, authz: Authorizer, profiles: ProfileReader, consents: ConsentRepository,
                  consent_policy: ConsentPolicy, masking: MaskingPolicy, audit: AuditService,
                  jurisdiction: Jurisdiction, hmac_key: bytes) -> None:
         self.authz = authz

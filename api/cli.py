@@ -37,6 +37,7 @@ app.add_typer(users_app, name="users")
 
 def _add_audit_commands() -> None:
     # api.audit_cli imports this module's _container, so it is attached after the definitions.
+    import api.privacy_cli  # noqa: F401  (registers keys new-kek|rotate-kek and profiles erase)
     from api.audit_cli import audit_app
 
     app.add_typer(audit_app, name="audit", help="Verify, checkpoint and export the audit trail.")

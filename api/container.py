@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import neo4j
 
@@ -25,6 +27,7 @@ from consent.settings import ConsentSettings
 from graph.audit import AuditRepository
 from graph.consents import ConsentRepository
 from graph.driver import create_driver
+from graph.erasure import ErasureRepository
 from graph.identity import IdentityRepository, TraitRepository
 from graph.policies import PolicyRepository
 from graph.principals import PrincipalRepository
@@ -32,8 +35,17 @@ from graph.profiles import ProfileRepository
 from graph.segments import SegmentRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
+from privacy.erasure import ErasureReport, erase_profile
+from privacy.keys import (
+    KeyMaterialError,
+    SqliteKeyStore,
+    blind_key_from_settings,
+    kek_from_settings,
+)
 from privacy.masking import load_masking_policy
-from privacy.settings import DEV_HMAC_KEY, PrivacySettings
+from privacy.reader import ProfileReader
+from privacy.settings import DEV_HMAC_KEY, CryptoSettings, PrivacySettings
+from privacy.vault import FieldVault, is_pii_trait
 from segments.service import SegmentService
 
 
@@ -52,16 +64,37 @@ class Container:
     driver: neo4j.Driver
     sources: SourceService
     ingest: IngestService
-    profiles: ProfileRepository
+    profiles: ProfileReader
     auth: AuthService
     pipeline: Pipeline
     admin: AdminService
     audit: AuditService
     segments: SegmentService
+    vault: FieldVault
+    privacy: PrivacySettings
+    crypto: CryptoSettings
+    erase: Callable[..., ErasureReport]  # erase_profile(workspace=, profile_id=, actor=, reason=, actor_kind=)
 
     def close(self) -> None:
-        """Release the driver."""
+        """Release the driver and the key store."""
         self.driver.close()
+        close = getattr(self.vault.store, "close", None)
+        if close is not None:
+            close()
+
+
+def build_vault(crypto: CryptoSettings, privacy: PrivacySettings, *, env: str) -> FieldVault:
+    """The field vault: KEK provider, blind-index key and data-key store (dev keys refused in prod)."""
+    provider, dev_kek = kek_from_settings(crypto)
+    blind_key, dev_blind = blind_key_from_settings(crypto)
+    if env == "prod":
+        for name, is_dev in (("VEIL_CRYPTO_KEK", dev_kek), ("VEIL_CRYPTO_BLIND_INDEX_KEY", dev_blind)):
+            if is_dev:
+                raise ConfigError(f"{name} is the development default; set a real key in prod "
+                                  "(veil keys new-kek prints one)")
+    return FieldVault(provider=provider, store=SqliteKeyStore(crypto.keystore_file), blind_key=blind_key,
+                      enabled=privacy.encryption, cache_size=crypto.key_cache_size,
+                      cache_seconds=crypto.key_cache_seconds)
 
 
 def build_container(
@@ -83,9 +116,14 @@ def build_container(
     masking = load_masking_policy(roles=set(ROLES), purposes={p.value for p in Purpose},
                                   path=privacy.masking_policy_file)
     consent_policy = load_policy(consent_settings.policy_file)
+    crypto = CryptoSettings()
+    try:
+        vault = build_vault(crypto, privacy, env=app.env)
+    except KeyMaterialError as exc:
+        raise ConfigError(str(exc)) from exc
     driver = create_driver(neo)
     db = neo.database
-    profiles = ProfileRepository(driver, database=db)
+    profiles = ProfileReader(repo=ProfileRepository(driver, database=db), vault=vault)
     consents = ConsentRepository(driver, database=db)
     authz = Authorizer(PolicyRepository(driver, database=db))
     auth = AuthService(PrincipalRepository(driver, database=db), authz, auth_settings)
@@ -93,13 +131,18 @@ def build_container(
     pipeline = Pipeline(authz=authz, profiles=profiles, consents=consents, consent_policy=consent_policy,
                         masking=masking, audit=audit, jurisdiction=consent_settings.jurisdiction,
                         hmac_key=privacy.hmac_key.encode("utf-8"))
-    admin = AdminService(pipeline=pipeline, auth=auth, traits=TraitService(TraitRepository(driver, database=db)),
-                         consents=consents)
+    erasure = ErasureRepository(driver, database=db)
+    erase = partial(erase_profile, vault=vault, repo=erasure, audit=audit, suppress=privacy.suppression)
+    admin = AdminService(pipeline=pipeline, auth=auth, traits=TraitService(TraitRepository(driver, database=db), vault=vault),
+                         consents=consents, erase=erase)
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
         ingest=IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
-                             consents=consents, jurisdiction=consent_settings.jurisdiction),
+                             vault=vault, consents=consents, jurisdiction=consent_settings.jurisdiction,
+                             suppressed=erasure.suppressed if privacy.suppression else None),
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
-        segments=SegmentService(repo=SegmentRepository(driver, database=db)),
+        segments=SegmentService(repo=SegmentRepository(driver, database=db),
+                                sealed_trait=is_pii_trait if vault.enabled else None),
+        vault=vault, privacy=privacy, crypto=crypto, erase=erase,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,16 +21,19 @@ from collect.rules import IdentityRules
 
 
 def identifier_key(workspace: str, kind: str, value: str) -> str:
-    """The unique key of an identifier node."""
+    """The plain key of an identifier node (the ingest service passes the vault's blind-index key)."""
     return f"{workspace}|{kind}|{value}"
+
+
+KeyFunction = Callable[[str, str, str], str]  # (workspace, type, value) -> identifier node key
 
 
 @dataclass
 class ProfileState:
-    """What the planner knows of a profile: limited identifiers and traits with provenance."""
+    """What the planner knows of a profile: limited identifiers (by node key) and traits with provenance."""
 
     id: str
-    limited: dict[str, set[str]] = field(default_factory=dict)
+    limited: dict[str, set[str]] = field(default_factory=dict)  # type -> identifier node keys
     traits: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, list[Any]] = field(default_factory=dict)  # name -> [ts iso, source, messageId]
     is_new: bool = False
@@ -93,10 +97,12 @@ class _Pending:
 class Planner:
     """Applies IdentityRules to a batch of events over a Snapshot."""
 
-    def __init__(self, *, rules: IdentityRules, workspace: str, source_id: str) -> None:
+    def __init__(self, *, rules: IdentityRules, workspace: str, source_id: str,
+                 key_of: KeyFunction = identifier_key) -> None:
         self.rules = rules
         self.workspace = workspace
         self.source_id = source_id
+        self.key_of = key_of
 
     def plan(self, events: list[NormalizedEvent], snapshot: Snapshot) -> Plan:
         """Resolve every event to exactly one profile."""
@@ -122,40 +128,40 @@ class Planner:
                     return kind
             return None
 
-        def add_limited(pid: str, kind: str, value: str) -> None:
+        def add_limited(pid: str, kind: str, key: str) -> None:
             if limit(kind) is not None:
-                profiles[pid].limited.setdefault(kind, set()).add(value)
+                profiles[pid].limited.setdefault(kind, set()).add(key)
 
         for ev in events:
             idents = list(ev.identifiers)
             if ev.previous_id:
-                prev_user = identifier_key(self.workspace, "user_id", ev.previous_id)
+                prev_user = self.key_of(self.workspace, "user_id", ev.previous_id)
                 kind = "user_id" if owner.get(prev_user) else "anonymous_id"
                 idents.append((kind, ev.previous_id))
             target: str | None = None
             pending = _Pending()
             for kind, value in idents:
-                key = identifier_key(self.workspace, kind, value)
+                key = self.key_of(self.workspace, kind, value)
                 current = owner.get(key)
                 current = find(current) if current else None
                 if current is None:
                     if target is None:
                         pending.keys.append((key, kind, value))
                         continue
-                    broken = fits(target, {kind: {value}})
+                    broken = fits(target, {kind: {key}})
                     if broken:
                         plan.conflicts.append(Conflict(
                             ev.message_id, f"max_per_profile:{kind}", key, (target,),
                             f"profile already has {limit(kind)} {kind}", ev.ts))
                         continue
                     owner[key] = target
-                    add_limited(target, kind, value)
+                    add_limited(target, kind, key)
                     plan.links.append((key, target, ev.message_id))
                     continue
                 if target is None:
                     extra: dict[str, set[str]] = {}
-                    for _, k, v in pending.keys:
-                        extra.setdefault(k, set()).add(v)
+                    for pkey, k, _ in pending.keys:
+                        extra.setdefault(k, set()).add(pkey)
                     broken = fits(current, extra)
                     if broken:
                         # The more trusted identifiers belong to someone else: keep them apart.
@@ -165,9 +171,9 @@ class Planner:
                             f"linking would give a profile more than {limit(broken)} {broken}", ev.ts))
                         continue
                     target = current
-                    for pkey, k, v in pending.keys:
+                    for pkey, k, _ in pending.keys:
                         owner[pkey] = target
-                        add_limited(target, k, v)
+                        add_limited(target, k, pkey)
                         plan.links.append((pkey, target, ev.message_id))
                     pending.keys.clear()
                     continue
@@ -199,18 +205,18 @@ class Planner:
         state = ProfileState(id=str(uuid.uuid4()), is_new=True, first_seen=ev.ts, dirty=True)
         profiles[state.id] = state
         plan.new_profiles.append(state)
-        for key, kind, value in pending.keys:
+        for key, kind, _ in pending.keys:
             owner[key] = state.id
-            add_limited(state.id, kind, value)
+            add_limited(state.id, kind, key)
             plan.links.append((key, state.id, ev.message_id))
         pending.keys.clear()
         return state.id
 
     def _merge(self, loser, winner, kind, ev, profiles, parent, plan, add_limited) -> None:
         lp, wp = profiles[loser], profiles[winner]
-        for k, values in lp.limited.items():
-            for v in values:
-                add_limited(winner, k, v)
+        for k, keys in lp.limited.items():
+            for key in keys:
+                add_limited(winner, k, key)
         for name, value in lp.traits.items():
             mine = wp.meta.get(name)
             theirs = lp.meta.get(name)

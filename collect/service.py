@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,21 +18,25 @@ import orjson
 
 from collect.coalesce import Coalescer
 from collect.events import EventError, NormalizedEvent, Normalizer
-from collect.resolution import Planner, ProfileState, Snapshot, identifier_key
+from collect.resolution import Planner, ProfileState, Snapshot
 from collect.rules import IdentityRules
+from collect.sealing import TraitSealer
 from collect.settings import CollectSettings
 from consent.model import ConsentRecord, Jurisdiction
 from consent.signals import ConsentSignal, SignalError, read_signals
 from graph.consents import ConsentRepository
 from graph.identity import (
-    TRAIT_PREFIX,
     BatchOutcome,
     BatchWrite,
     IdentifierRow,
     IdentityRepository,
     StoredProfile,
-    to_property,
 )
+from privacy.vault import FieldVault, is_pii_identifier
+
+SUPPRESSED = "suppressed_identity"
+# Interaction fields that may carry personal data (free-form JSON, URLs with query strings).
+SEALED_INTERACTION_FIELDS = ("properties", "context", "page_url", "referrer")
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ def _json(value: Any) -> str | None:
     return orjson.dumps(value, default=str).decode()
 
 
-def _interaction_props(workspace: str, source: str, ev: NormalizedEvent) -> dict[str, Any]:
+def _interaction_props(workspace: str, source: str, ev: NormalizedEvent, ident: str) -> dict[str, Any]:
     ctx = ev.context
     campaign = ctx.get("campaign") if isinstance(ctx.get("campaign"), dict) else {}
     page = ctx.get("page") if isinstance(ctx.get("page"), dict) else {}
@@ -86,7 +91,7 @@ def _interaction_props(workspace: str, source: str, ev: NormalizedEvent) -> dict
         "event": ev.event,
         "source": source,
         "channel": ev.channel,
-        "ident": identifier_key(workspace, *ev.ident),
+        "ident": ident,
         "properties": _json(ev.properties),
         "context": _json(ctx),
         "utm_source": campaign.get("source"),
@@ -118,8 +123,12 @@ class IngestService:
     """Turns raw Segment-spec events into graph writes."""
 
     def __init__(self, *, repo: IdentityRepository, settings: CollectSettings, rules: IdentityRules,
-                 consents: ConsentRepository | None = None, jurisdiction: Jurisdiction = Jurisdiction.TW_PDPA) -> None:
+                 vault: FieldVault, consents: ConsentRepository | None = None,
+                 jurisdiction: Jurisdiction = Jurisdiction.TW_PDPA,
+                 suppressed: Callable[[list[str]], set[str]] | None = None) -> None:
         self.repo = repo
+        self.vault = vault
+        self.suppressed = suppressed
         self.coalescer: Coalescer | None = None
         self.consents = consents
         self.jurisdiction = jurisdiction
@@ -179,12 +188,39 @@ class IngestService:
         received_at = received_at or datetime.now(UTC)
         accepted, result, signals = self.validate(
             raw_events, received_at=received_at, sent_at=sent_at, forced_type=forced_type, sec_gpc=sec_gpc)
+        if accepted and self.suppressed is not None:
+            accepted = self._drop_suppressed(accepted, result, workspace=workspace)
         if not accepted:
             return result
         self.store(accepted, result, workspace=workspace, source=source)
         if signals and self.consents is not None:
             self._record_consents(accepted, signals, result, workspace=workspace)
         return result
+
+    def _event_keys(self, ev: NormalizedEvent, workspace: str) -> list[str]:
+        pairs = list(ev.identifiers)
+        if ev.previous_id:
+            pairs += [("user_id", ev.previous_id), ("anonymous_id", ev.previous_id)]
+        return [self.vault.identifier_key(workspace, kind, value) for kind, value in pairs]
+
+    def _drop_suppressed(self, accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, *,
+                         workspace: str) -> list[tuple[int, NormalizedEvent]]:
+        """Refuse events carrying an identifier of an erased person (one lookup per batch)."""
+        assert self.suppressed is not None
+        keys = {i: self._event_keys(ev, workspace) for i, ev in accepted}
+        hits = self.suppressed(sorted({k for ks in keys.values() for k in ks}))
+        if not hits:
+            return accepted
+        kept = []
+        for i, ev in accepted:
+            if hits.intersection(keys[i]):
+                result.rejected.append(Rejection(
+                    i, SUPPRESSED, "an identifier of this event belongs to an erased person; the event was not "
+                                   "stored", None))
+            else:
+                kept.append((i, ev))
+        result.rejected.sort(key=lambda r: r.index)
+        return kept
 
     def _record_consents(self, accepted: list[tuple[int, NormalizedEvent]],
                          signals: dict[int, tuple[ConsentSignal, ...]], result: IngestResult, *,
@@ -219,29 +255,41 @@ class IngestService:
         self, events: list[NormalizedEvent], *, workspace: str, source: str
     ) -> tuple[list[str], frozenset[str], BatchOutcome]:
         """Resolve identities and write events (unique messageIds) in one transaction."""
-        alias_keys = [identifier_key(workspace, "user_id", ev.previous_id) for ev in events if ev.previous_id]
+        vault = self.vault
+        key_of = vault.identifier_key
+        alias_keys = [key_of(workspace, "user_id", ev.previous_id) for ev in events if ev.previous_id]
         existing_users = self.repo.existing_keys(alias_keys)
         idents: dict[str, IdentifierRow] = {}
+        values: dict[str, tuple[str, str]] = {}  # key -> (type, plain value), for sealing at link time
         for ev in events:
             pairs = list(ev.identifiers)
             if ev.previous_id:
-                k = identifier_key(workspace, "user_id", ev.previous_id)
+                k = key_of(workspace, "user_id", ev.previous_id)
                 pairs.append(("user_id" if k in existing_users else "anonymous_id", ev.previous_id))
             for kind, value in pairs:
-                key = identifier_key(workspace, kind, value)
+                key = key_of(workspace, kind, value)
                 if key not in idents:
-                    idents[key] = IdentifierRow(key, kind, value, ev.ts)
-        planner = Planner(rules=self.rules, workspace=workspace, source_id=source)
+                    sealed = vault.enabled and is_pii_identifier(kind)
+                    idents[key] = IdentifierRow(key, kind, None if sealed else value, ev.ts)
+                    if sealed:
+                        values[key] = (kind, value)
+        planner = Planner(rules=self.rules, workspace=workspace, source_id=source, key_of=key_of)
         landing: list[str] = []
 
         def plan(owner: dict[str, str | None], stored: dict[str, StoredProfile]) -> BatchWrite:
+            sealer = TraitSealer(vault)
+            plain = sealer.open({pid: p.traits for pid, p in stored.items()})
             states = {
                 pid: ProfileState(id=pid, limited={k: set(v) for k, v in p.limited.items()},
-                                  traits=dict(p.traits), meta=dict(p.meta), first_seen=p.first_seen)
+                                  traits=plain[pid], meta=dict(p.meta), first_seen=p.first_seen)
                 for pid, p in stored.items()
             }
             out = planner.plan(events, Snapshot(owner=owner, profiles=states))
             landing[:] = out.landing
+            # Every data key this batch seals under, loaded or created in one key-store round trip.
+            vault.prepare(workspace, [*out.landing, *(p.id for p in out.trait_writes),
+                                      *(pid for _, pid, _ in out.links), *(m.loser for m in out.merges)],
+                          create=True)
             last_seen: dict[str, datetime] = {}
             for ev, pid in zip(events, out.landing, strict=True):
                 if pid not in last_seen or ev.ts > last_seen[pid]:
@@ -253,24 +301,27 @@ class IngestService:
                 p = dirty.get(pid)
                 updates.append({
                     "id": pid,
-                    "props": {TRAIT_PREFIX + k: to_property(v) for k, v in p.traits.items()} if p else {},
+                    "props": sealer.seal(pid, p.traits) if p else {},
                     "meta": json.dumps(p.meta, ensure_ascii=False) if p else None,
                     "first_seen": _iso(p.first_seen if p else new_ids[pid].first_seen if pid in new_ids else None),
                     "last_seen": _iso(last_seen.get(pid)),
                 })
             return BatchWrite(
                 new_profiles=[{"id": p.id} for p in out.new_profiles],
-                links=[{"key": k, "profile": p, "message_id": m} for k, p, m in out.links],
+                links=[{"key": k, "profile": p, "message_id": m,
+                        "value": vault.seal(p, values[k][1]) if k in values else None} for k, p, m in out.links],
                 merges=[{
                     "merge_id": m.merge_id, "loser": m.loser, "winner": m.winner, "root": m.root,
-                    "rule": m.rule, "message_id": m.message_id, "at": m.at.isoformat(), "loser_traits": m.loser_traits,
+                    "rule": m.rule, "message_id": m.message_id, "at": m.at.isoformat(),
+                    "loser_traits": vault.seal(m.loser, m.loser_traits),
                 } for m in out.merges],
                 interactions=[{
                     "key": f"{workspace}|{ev.message_id}",
                     "ts": ev.ts.isoformat(),
                     "received_at": ev.received_at.isoformat(),
                     "profile": pid,
-                    "props": _interaction_props(workspace, source, ev),
+                    "props": self._seal_interaction(pid, _interaction_props(
+                        workspace, source, ev, key_of(workspace, *ev.ident))),
                     "items": [{
                         "key": f"{workspace}|{li.product_id}", "product_id": li.product_id,
                         "name": li.name, "category": li.category, "price": li.price, "quantity": li.quantity,
@@ -288,3 +339,10 @@ class IngestService:
             limited_types=self.rules.limited_types, plan=plan,
         )
         return list(landing), outcome.created_keys, outcome
+
+    def _seal_interaction(self, profile_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        """Seal the interaction fields that may carry PII under the landing profile's key."""
+        for name in SEALED_INTERACTION_FIELDS:
+            if name in props:
+                props[name] = self.vault.seal(profile_id, props[name])
+        return props

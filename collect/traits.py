@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collect.resolution import ProfileState, apply_traits
-from graph.identity import TRAIT_PREFIX, StoredProfile, TraitRepository, to_property
+from collect.sealing import TraitSealer
+from graph.identity import StoredProfile, TraitRepository
+from privacy.vault import FieldVault
 
 MAX_TRAIT_NAME = 64
 
@@ -30,8 +32,9 @@ def validate_traits(traits: Any) -> dict[str, Any]:
 class TraitService:
     """Applies an edit with provenance (who, when) so later events still win only when newer."""
 
-    def __init__(self, repo: TraitRepository) -> None:
+    def __init__(self, repo: TraitRepository, *, vault: FieldVault) -> None:
         self.repo = repo
+        self.vault = vault
 
     def update(self, *, workspace: str, profile_id: str, traits: dict[str, Any], actor: str) -> bool:
         """Set traits on a profile; False when the profile is not found in the workspace."""
@@ -40,10 +43,13 @@ class TraitService:
         message_id = f"edit-{uuid.uuid4()}"
 
         def apply(stored: StoredProfile) -> dict[str, Any] | None:
-            state = ProfileState(id=stored.id, traits=dict(stored.traits), meta=dict(stored.meta))
+            sealer = TraitSealer(self.vault)
+            plain = sealer.open({stored.id: stored.traits})[stored.id]
+            state = ProfileState(id=stored.id, traits=plain, meta=dict(stored.meta))
             if not apply_traits(state, traits, ts=now.isoformat(), source=actor, message_id=message_id):
                 return None
-            return {"id": stored.id, "props": {TRAIT_PREFIX + k: to_property(v) for k, v in state.traits.items()},
+            self.vault.prepare(workspace, [stored.id], create=True)
+            return {"id": stored.id, "props": sealer.seal(stored.id, state.traits),
                     "meta": json.dumps(state.meta, ensure_ascii=False), "first_seen": None, "last_seen": None}
 
         return self.repo.update(workspace=workspace, profile_id=profile_id, apply=apply)

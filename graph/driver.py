@@ -30,7 +30,8 @@ def from_iso(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return datetime.fromisoformat(value)
+        # A named zone prints as "...+08:00[Asia/Taipei]"; the offset before it fixes the instant.
+        return datetime.fromisoformat(value.split("[", 1)[0])
     return to_native(value)  # type: ignore[no-any-return]
 
 

@@ -26,11 +26,11 @@ TRAIT_PREFIX = "trait."
 
 @dataclass(frozen=True)
 class IdentifierRow:
-    """An identifier an event carries."""
+    """An identifier an event carries (value None for PII types: it is sealed when linked)."""
 
     key: str
     type: str
-    value: str
+    value: str | None
     ts: datetime
 
 
@@ -165,9 +165,9 @@ class IdentityRepository:
                 found = tx.run(q.LOCK_PROFILES, ids=profile_ids, limited=limited_types, now=now).single()
                 for rec in found["profiles"] if found else []:
                     limited: dict[str, set[str]] = {}
-                    for kind, value in rec["limited"]:
+                    for kind, key in rec["limited"]:
                         if kind is not None:
-                            limited.setdefault(kind, set()).add(value)
+                            limited.setdefault(kind, set()).add(key)
                     profiles[rec["id"]] = StoredProfile(
                         id=rec["id"],
                         first_seen=None,

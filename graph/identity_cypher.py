@@ -7,7 +7,8 @@ record on this hardware, more than the server spends on the row.
 FIND_EXISTING_KEYS = "MATCH (i:Identifier) WHERE i.key IN $keys RETURN collect(i.key) AS keys"
 
 # Step 1: create missing identifiers and write-lock all of them (sorted keys, so concurrent
-# batches lock in the same order), then read which profile each belongs to.
+# batches lock in the same order), then read which profile each belongs to. PII identifiers
+# arrive without a value (r.value is null): their sealed value is written when they are linked.
 LOCK_IDENTIFIERS = """
 UNWIND $rows AS r
 MERGE (i:Identifier {key: r.key})
@@ -21,7 +22,7 @@ OPTIONAL MATCH (i)-[:IDENTIFIES]->(p:Profile)
 RETURN collect([i.key, p.id]) AS owners
 """
 
-# Step 2: write-lock the profiles involved and read their limited identifiers and traits.
+# Step 2: write-lock the profiles involved and read their limited identifiers (by key) and traits.
 # No temporal values travel either way in bulk: the Python driver's (de)hydration of them
 # costs far more than the query, so times go as ISO strings and Cypher's datetime() parses them.
 LOCK_PROFILES = """
@@ -30,7 +31,7 @@ MATCH (p:Profile {id: pid})
 SET p.locked_at = $now
 WITH p
 OPTIONAL MATCH (p)<-[:IDENTIFIES]-(x:Identifier) WHERE x.type IN $limited
-WITH p, collect([x.type, x.value]) AS limited
+WITH p, collect([x.type, x.key]) AS limited
 RETURN collect({id: p.id, meta: p.trait_meta, limited: limited,
                 traits: [k IN keys(p) WHERE k STARTS WITH 'trait.' | [substring(k, 6), p[k]]]}) AS profiles
 """
@@ -40,6 +41,7 @@ UNWIND $rows AS r
 MATCH (i:Identifier {key: r.key}), (p:Profile {id: r.profile})
 MERGE (i)-[l:IDENTIFIES]->(p)
 ON CREATE SET l.since = $now, l.message_id = r.message_id
+SET i.value = coalesce(i.value, r.value)
 """
 
 # Merges in batch order; `root` is where the loser's data ends up after in-batch chains.

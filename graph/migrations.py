@@ -68,6 +68,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "audit checkpoints", (
         "CREATE CONSTRAINT audit_checkpoint_seq IF NOT EXISTS FOR (c:AuditCheckpoint) REQUIRE c.seq IS UNIQUE",
     )),
+    Migration(5, "erasure suppression list", (
+        "CREATE CONSTRAINT suppression_key IF NOT EXISTS FOR (s:Suppression) REQUIRE s.key IS UNIQUE",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -158,7 +158,8 @@ UNDO_KEYS = """
 MATCH (g:Merge {id: $merge_id, workspace: $workspace})
 OPTIONAL MATCH (inner:Merge {workspace: $workspace, winner: g.loser}) WHERE inner.at <= g.at AND inner.undone_at IS NULL
 WITH g, collect(inner.moved_identifiers) AS nested
-RETURN g.loser AS loser, g.moved_identifiers + reduce(a = [], n IN nested | a + n) AS keys, g.undone_at AS undone
+RETURN g.loser AS loser, g.moved_identifiers + reduce(a = [], n IN nested | a + n) AS keys, g.undone_at AS undone,
+       g.erased_at AS erased
 """
 
 
@@ -274,9 +275,9 @@ class ProfileRepository:
         r = rows[0]
         return _profile(r["p"], r["idents"], r["interactions"]), in_order(to_record(c) for c in r["consents"])
 
-    def find_by_identifier(self, *, workspace: str, kind: str, value: str) -> ProfileRecord | None:
-        """The profile an identifier (already normalised) belongs to, or None."""
-        rows = self._read(PROFILE_BY_IDENTIFIER, key=f"{workspace}|{kind}|{value}", workspace=workspace)
+    def find_by_identifier_key(self, *, workspace: str, key: str) -> ProfileRecord | None:
+        """The profile an identifier node key (a blind index for PII types) belongs to, or None."""
+        rows = self._read(PROFILE_BY_IDENTIFIER, key=key, workspace=workspace)
         return self.get_profile(workspace=workspace, profile_id=rows[0]["id"]) if rows else None
 
     def interactions(self, *, workspace: str, profile_id: str, limit: int = 1000) -> list[dict[str, Any]]:
@@ -354,12 +355,13 @@ class ProfileRepository:
         return {"active": int(r["active"]), "merged": int(r["merged"])}
 
     def undo_merge(self, *, workspace: str, merge_id: str, actor: str) -> int | None:
-        """Split a merged profile back out; returns interactions moved back, None if not undoable."""
+        """Split a merged profile back out; returns interactions moved back, None if not undoable
+        (unknown, undone already, or part of an erased person)."""
 
         def work(tx: neo4j.ManagedTransaction) -> int | None:
             row = tx.run(UNDO_KEYS, workspace=workspace, merge_id=merge_id).single()
-            if row is None or row["undone"] is not None:
-                return None
+            if row is None or row["undone"] is not None or row["erased"] is not None:
+                return None  # unknown, already undone, or its people were erased
             loser, keys, now = row["loser"], list(row["keys"] or []), datetime.now(UTC)
             from_ids = tx.run(UNDO_MOVE_IDENTIFIERS, loser=loser, keys=keys, now=now,
                               merge_id=merge_id).single()["from_ids"]

@@ -48,12 +48,14 @@ Resolver = Callable[[str], Condition | None]
 
 @dataclass(frozen=True)
 class Catalog:
-    """Allow-lists for one workspace. `categories=None` skips the category check."""
+    """Allow-lists for one workspace. `categories=None` skips the category check; `sealed_traits`
+    are encrypted at rest, so only their presence can be tested in Cypher."""
 
     traits: frozenset[str]
     events: frozenset[str]
     identifier_types: frozenset[str]
     categories: frozenset[str] | None = None
+    sealed_traits: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, *, traits: Iterable[str] = (), events: Iterable[str] = (),
@@ -146,6 +148,11 @@ class _Compiler:
             key = q.quote_key(TRAIT_PREFIX + c.name, allowed=self.trait_keys)
         except q.UnsafeName as exc:
             return self.fail(at, "unsafe_name", f"trait name {exc}")
+        if c.name in self.catalog.sealed_traits and c.op != "exists":
+            # Ciphertexts are randomised per value: no comparison on them can run in the graph.
+            return self.fail(_at(path, "op"), "encrypted_trait",
+                             f"trait {_show(c.name)} holds personal data and is encrypted at rest; a segment can "
+                             f"only test that it exists (op 'exists'), not compare its value with {c.op!r}")
         return self.compare(q.TRAIT_OPS, key, c.op, c.value)
 
     def compare(self, templates: Mapping[str, str], key: str, op: str, value: Any) -> str:

@@ -54,8 +54,10 @@ class SegmentService:
     """Segments of one deployment; every call names its workspace."""
 
     def __init__(self, *, repo: SegmentRepository, purchase_events: Iterable[str] = DEFAULT_PURCHASE_EVENTS,
-                 max_depth: int = MAX_REFERENCE_DEPTH, clock: Callable[[], datetime] = _utcnow) -> None:
+                 max_depth: int = MAX_REFERENCE_DEPTH, clock: Callable[[], datetime] = _utcnow,
+                 sealed_trait: Callable[[str], bool] | None = None) -> None:
         self.repo = repo
+        self.sealed_trait = sealed_trait
         self.purchase_events = frozenset(purchase_events)
         self.max_depth = max_depth
         self.clock = clock
@@ -63,8 +65,9 @@ class SegmentService:
     def catalog(self, *, workspace: str) -> Catalog:
         """The allow-lists for a workspace: names present in its graph, plus built-in identifier types."""
         known = self.repo.known_names(workspace=workspace)
+        sealed = frozenset(t for t in known.traits if self.sealed_trait(t)) if self.sealed_trait else frozenset()
         return Catalog(traits=known.traits, events=known.events, categories=known.categories,
-                       identifier_types=known.identifier_types | frozenset(DEFAULT_TYPES))
+                       identifier_types=known.identifier_types | frozenset(DEFAULT_TYPES), sealed_traits=sealed)
 
     def _resolver(self, workspace: str) -> Callable[[str], Condition | None]:
         def resolve(segment_id: str) -> Condition | None:

@@ -113,6 +113,12 @@ class VeilContext:
     def update_traits(self, ctx: ReadContext, profile_id: str, traits: Any) -> bool:
         return self.c.admin.update_traits(ctx, profile_id, traits)
 
+    def erase_profile(self, ctx: ReadContext, profile_id: str, reason: str) -> Any:
+        try:
+            return self.c.admin.erase_profile(ctx, profile_id, reason)
+        except ValueError as exc:
+            raise ClientError("BAD_REQUEST", str(exc)) from exc
+
     def record_consent(self, ctx: ReadContext, profile_id: str, purpose: Purpose, channel: Channel, status: str,
                        notice_version: str | None, notice_text: str | None) -> Any:
         return self.c.admin.record_consent(ctx, profile_id, purpose, channel, status, notice_version, notice_text)

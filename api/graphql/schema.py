@@ -31,6 +31,7 @@ from api.graphql.types import (
     AuditRecord,
     ChannelEnum,
     Consent,
+    ErasureResult,
     Interaction,
     InteractionConnection,
     LoginResult,
@@ -168,6 +169,13 @@ class Mutation:
                             purpose: PurposeEnum | None = None) -> bool:
         ctx = _ctx(info, purpose)
         return await _run(info.context["veil"].update_traits, ctx, str(profile_id), traits)
+
+    @strawberry.mutation(description="Erase a person (admin only): shred their data keys so their PII is unreadable "
+                                     "everywhere, backups included, and purge their data; reason is a case reference")
+    async def erase_profile(self, info: Info, profile_id: strawberry.ID, reason: str,
+                            purpose: PurposeEnum | None = None) -> ErasureResult:
+        ctx = _ctx(info, purpose)
+        return ErasureResult.of(await _run(info.context["veil"].erase_profile, ctx, str(profile_id), reason))
 
     @strawberry.mutation(description="Record a consent decision (granted/denied) for a purpose and channel")
     async def record_consent(self, info: Info, profile_id: strawberry.ID, purpose_of_consent: PurposeEnum,

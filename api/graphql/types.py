@@ -268,3 +268,22 @@ class Segment:
     id: str
     name: str
     definition: JSON
+
+
+@strawberry.type(description="What an erasure did: the person's data keys are shredded, their data purged")
+class ErasureResult:
+    profile_id: str
+    profiles_erased: int
+    keys_shredded: int
+    identifiers_deleted: int
+    identifiers_suppressed: int
+    interactions_deleted: int
+    segment_memberships_removed: int
+    merges_scrubbed: int
+    conflicts_scrubbed: int
+    already_erased: bool
+
+    @classmethod
+    def of(cls, report: Any) -> ErasureResult:
+        """From a privacy.erasure.ErasureReport."""
+        return cls(**report.as_dict())

@@ -11,8 +11,10 @@ from tests.conftest import basic, cypher
 
 
 def _profile_of(container, workspace: str, key: str):
+    # PII identifiers are stored under their blind index, never the plain value.
+    kind, _, value = key.partition("|")
     rows = cypher(container, "MATCH (:Identifier {key: $key})-[:IDENTIFIES]->(p:Profile) RETURN p.id AS id",
-                  key=f"{workspace}|{key}")
+                  key=container.vault.identifier_key(workspace, kind, value))
     assert len(rows) <= 1, "an identifier must belong to at most one profile"
     return rows[0]["id"] if rows else None
 

@@ -43,14 +43,14 @@ def test_login_attaches_user_to_anonymous_profile_without_merge():
 def test_two_profiles_merge_into_the_most_trusted_identifiers_profile():
     p = plan([ev(1, userId="u", anonymousId="a")],
              owner={k("anonymous_id", "a"): "PA", k("user_id", "u"): "PU"},
-             profiles={"PA": ProfileState(id="PA"), "PU": ProfileState(id="PU", limited={"user_id": {"u"}})})
+             profiles={"PA": ProfileState(id="PA"), "PU": ProfileState(id="PU", limited={"user_id": {k("user_id", "u")}})})
     assert [(m.loser, m.winner) for m in p.merges] == [("PA", "PU")]
     assert p.landing == ["PU"]
 
 
 def test_limit_forbids_merge_and_records_conflict():
     p = plan([ev(1, userId="u2", anonymousId="a")], owner={k("anonymous_id", "a"): "P1"},
-             profiles={"P1": ProfileState(id="P1", limited={"user_id": {"u1"}})})
+             profiles={"P1": ProfileState(id="P1", limited={"user_id": {k("user_id", "u1")}})})
     assert len(p.new_profiles) == 1 and p.landing == [p.new_profiles[0].id]
     assert not p.merges and p.conflicts[0].rule == "max_per_profile:user_id"
 
@@ -66,7 +66,7 @@ def test_in_batch_chain_lands_everything_on_final_root():
 
 def test_merge_keeps_newest_trait():
     old = ProfileState(id="PA", traits={"tier": "gold"}, meta={"tier": ["2026-10-02T00:00:00+00:00", "s", "x"]})
-    new = ProfileState(id="PU", limited={"user_id": {"u"}}, traits={"tier": "basic"},
+    new = ProfileState(id="PU", limited={"user_id": {k("user_id", "u")}}, traits={"tier": "basic"},
                        meta={"tier": ["2026-10-01T00:00:00+00:00", "s", "y"]})
     p = plan([ev(1, userId="u", anonymousId="a")], owner={k("anonymous_id", "a"): "PA", k("user_id", "u"): "PU"},
              profiles={"PA": old, "PU": new})

@@ -16,7 +16,8 @@ def _uncoalesced(container):
     """An ingest service writing each call in its own transaction (exercises locking and deadlock retry)."""
     from collect.service import IngestService
 
-    return IngestService(repo=container.ingest.repo, settings=container.collect, rules=container.rules)
+    return IngestService(repo=container.ingest.repo, settings=container.collect, rules=container.rules,
+                         vault=container.vault)
 
 
 def test_concurrent_batches_never_duplicate_profiles_or_identifiers(container, workspace):
@@ -102,7 +103,8 @@ def test_coalesced_requests_keep_per_request_results(container, workspace):
     from collect.coalesce import Coalescer
     from collect.service import IngestService
 
-    service = IngestService(repo=container.ingest.repo, settings=container.collect, rules=container.rules)
+    service = IngestService(repo=container.ingest.repo, settings=container.collect, rules=container.rules,
+                            vault=container.vault)
     service.coalescer = Coalescer(service.write, max_events=1000)
 
     def req(n: int) -> list[dict]:
