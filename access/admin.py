@@ -10,12 +10,13 @@ from access.auth import AuthService
 from access.authz import Forbidden
 from access.pipeline import NotFound, Pipeline, ReadContext
 from access.principal import ROLES, Principal
-from audit.events import AuditAction, AuditEvent, Decision
+from audit.events import AuditAction, AuditEvent, Decision, field_ref
 from collect.traits import TraitService
 from consent.model import Channel, ConsentRecord, ConsentStatus, LawfulBasis, Purpose, notice_hash
 from graph.consents import ConsentRepository
 from graph.policies import PolicyRule
 from graph.principals import ApiKeyRecord
+from privacy.catalog import CatalogScope, parse_category, validate_key
 
 
 class AdminService:
@@ -92,6 +93,23 @@ class AdminService:
                     reason=status, subject=profile_id, purpose=purpose.value, consent_record_id=rec.id)
         self.consents.append(workspace=p.workspace, records=[rec])
         return rec
+
+    def set_trait_category(self, principal: Principal, *, scope: CatalogScope, key: str, category: str) -> Any:
+        """An admin's override of a key's PII category in the trait catalog (wins over automatic ones)."""
+        self._require(principal, "trait_catalog", AuditAction.POLICY_CHANGE)
+        catalog = self.pipeline.catalog
+        if catalog is None:
+            raise NotFound("trait catalog")
+        cat = parse_category(category)
+        validate_key(key)
+        previous = catalog.category(workspace=principal.workspace, scope=scope, key=key)
+        # Audit first: if the trail is down, nothing changes.
+        self._audit(principal, action=AuditAction.POLICY_CHANGE, resource="trait_catalog", decision=Decision.ALLOW,
+                    reason="category_set", fields=(field_ref(scope.value, key),),
+                    extra={"category": cat.value, "previous": previous.value})
+        entry, _ = catalog.set_category(workspace=principal.workspace, scope=scope, key=key,
+                                        category=cat.value, actor=principal.id)
+        return entry
 
     def create_api_key(self, principal: Principal, role: str, name: str) -> tuple[ApiKeyRecord, str]:
         """A new API key in the caller's workspace."""

@@ -23,6 +23,7 @@ from consent.model import Purpose
 from consent.policy import load_policy
 from consent.settings import ConsentSettings
 from graph.audit import AuditRepository
+from graph.catalog import CatalogRepository
 from graph.consents import ConsentRepository
 from graph.driver import create_driver
 from graph.identity import IdentityRepository, TraitRepository
@@ -32,6 +33,8 @@ from graph.profiles import ProfileRepository
 from graph.segments import SegmentRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
+from privacy.catalog import CatalogService
+from privacy.ingest_scan import IngestScanner, load_ingest_policy
 from privacy.masking import load_masking_policy
 from privacy.settings import DEV_HMAC_KEY, PrivacySettings
 from segments.service import SegmentService
@@ -58,6 +61,8 @@ class Container:
     admin: AdminService
     audit: AuditService
     segments: SegmentService
+    privacy: PrivacySettings
+    catalog: CatalogService
 
     def close(self) -> None:
         """Release the driver."""
@@ -65,13 +70,15 @@ class Container:
 
 
 def build_container(
-    *, app: AppSettings | None = None, neo: Neo4jSettings | None = None, collect: CollectSettings | None = None
+    *, app: AppSettings | None = None, neo: Neo4jSettings | None = None, collect: CollectSettings | None = None,
+    privacy: PrivacySettings | None = None,
 ) -> Container:
     """Read settings from the environment (unless given) and wire the services."""
     app = app or AppSettings()
     neo = neo or Neo4jSettings()
     collect = collect or CollectSettings()
-    auth_settings, privacy, consent_settings = AuthSettings(), PrivacySettings(), ConsentSettings()
+    privacy = privacy or PrivacySettings()
+    auth_settings, consent_settings = AuthSettings(), ConsentSettings()
     if app.env == "prod":
         for name, value, default in (("VEIL_NEO4J_PASSWORD", neo.password, DEV_PASSWORD),
                                      ("VEIL_AUTH_JWT_SECRET", auth_settings.jwt_secret, DEV_JWT_SECRET),
@@ -83,6 +90,7 @@ def build_container(
     masking = load_masking_policy(roles=set(ROLES), purposes={p.value for p in Purpose},
                                   path=privacy.masking_policy_file)
     consent_policy = load_policy(consent_settings.policy_file)
+    ingest_policy = load_ingest_policy(privacy.ingest_policy_file)
     driver = create_driver(neo)
     db = neo.database
     profiles = ProfileRepository(driver, database=db)
@@ -90,16 +98,20 @@ def build_container(
     authz = Authorizer(PolicyRepository(driver, database=db))
     auth = AuthService(PrincipalRepository(driver, database=db), authz, auth_settings)
     audit = AuditService(GroupCommitAuditStore(AuditRepository(driver, database=db)))
+    hmac_key = privacy.hmac_key.encode("utf-8")
+    catalog = CatalogService(repo=CatalogRepository(driver, database=db), sample_values=privacy.catalog_sample_values,
+                             refresh_seconds=privacy.catalog_refresh_seconds)
+    scanner = IngestScanner(catalog=catalog, policy=ingest_policy, hmac_key=hmac_key) if privacy.ingest_scan else None
     pipeline = Pipeline(authz=authz, profiles=profiles, consents=consents, consent_policy=consent_policy,
                         masking=masking, audit=audit, jurisdiction=consent_settings.jurisdiction,
-                        hmac_key=privacy.hmac_key.encode("utf-8"))
+                        hmac_key=hmac_key, catalog=catalog)
     admin = AdminService(pipeline=pipeline, auth=auth, traits=TraitService(TraitRepository(driver, database=db)),
                          consents=consents)
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
         ingest=IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
-                             consents=consents, jurisdiction=consent_settings.jurisdiction),
+                             consents=consents, jurisdiction=consent_settings.jurisdiction, scanner=scanner),
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
-        segments=SegmentService(repo=SegmentRepository(driver, database=db)),
+        segments=SegmentService(repo=SegmentRepository(driver, database=db)), privacy=privacy, catalog=catalog,
     )

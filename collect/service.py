@@ -7,6 +7,7 @@ loader all call `IngestService.ingest`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from graph.identity import (
     StoredProfile,
     to_property,
 )
+from privacy.ingest_scan import IngestScanner
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,10 @@ class IngestService:
     """Turns raw Segment-spec events into graph writes."""
 
     def __init__(self, *, repo: IdentityRepository, settings: CollectSettings, rules: IdentityRules,
-                 consents: ConsentRepository | None = None, jurisdiction: Jurisdiction = Jurisdiction.TW_PDPA) -> None:
+                 consents: ConsentRepository | None = None, jurisdiction: Jurisdiction = Jurisdiction.TW_PDPA,
+                 scanner: IngestScanner | None = None) -> None:
         self.repo = repo
+        self.scanner = scanner
         self.coalescer: Coalescer | None = None
         self.consents = consents
         self.jurisdiction = jurisdiction
@@ -179,12 +183,30 @@ class IngestService:
         received_at = received_at or datetime.now(UTC)
         accepted, result, signals = self.validate(
             raw_events, received_at=received_at, sent_at=sent_at, forced_type=forced_type, sec_gpc=sec_gpc)
+        if accepted and self.scanner is not None:
+            accepted = self.scan(accepted, result, workspace=workspace)
         if not accepted:
             return result
         self.store(accepted, result, workspace=workspace, source=source)
         if signals and self.consents is not None:
             self._record_consents(accepted, signals, result, workspace=workspace)
         return result
+
+    def scan(self, accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, *,
+             workspace: str) -> list[tuple[int, NormalizedEvent]]:
+        """Trait catalog + free-text scanning + the ingest policy; refused events become rejections."""
+        assert self.scanner is not None
+        scanned = self.scanner.scan_batch(workspace=workspace, events=[(ev.traits, ev.properties) for _, ev in accepted])
+        kept: list[tuple[int, NormalizedEvent]] = []
+        for (i, ev), out in zip(accepted, scanned, strict=True):
+            if out.refusal is not None:
+                result.rejected.append(Rejection(i, out.refusal.code, out.refusal.message, out.refusal.field))
+            elif out.traits is ev.traits and out.properties is ev.properties:
+                kept.append((i, ev))
+            else:
+                kept.append((i, dataclasses.replace(ev, traits=out.traits, properties=out.properties)))
+        result.rejected.sort(key=lambda r: r.index)
+        return kept
 
     def _record_consents(self, accepted: list[tuple[int, NormalizedEvent]],
                          signals: dict[int, tuple[ConsentSignal, ...]], result: IngestResult, *,

@@ -68,15 +68,23 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "audit checkpoints", (
         "CREATE CONSTRAINT audit_checkpoint_seq IF NOT EXISTS FOR (c:AuditCheckpoint) REQUIRE c.seq IS UNIQUE",
     )),
+    Migration(6, "trait catalog, data-subject requests, retention", (
+        "CREATE CONSTRAINT catalog_entry_id IF NOT EXISTS FOR (c:CatalogEntry) REQUIRE c.id IS UNIQUE",
+        "CREATE INDEX catalog_entry_workspace IF NOT EXISTS FOR (c:CatalogEntry) ON (c.workspace, c.scope)",
+        "CREATE CONSTRAINT dsr_case_id IF NOT EXISTS FOR (d:DsrCase) REQUIRE d.id IS UNIQUE",
+        "CREATE INDEX dsr_case_workspace IF NOT EXISTS FOR (d:DsrCase) ON (d.workspace, d.received_at)",
+        "CREATE INDEX interaction_type_ts IF NOT EXISTS FOR (e:Interaction) ON (e.type, e.ts)",
+    )),
 )
 
-LATEST_VERSION = MIGRATIONS[-1].version
+LATEST_VERSION = max(m.version for m in MIGRATIONS)
 
 _RECORD = (
     "MERGE (m:SchemaMigration {version: $version}) "
     "ON CREATE SET m.name = $name, m.applied_at = $now"
 )
 _CURRENT = "MATCH (m:SchemaMigration) RETURN coalesce(max(m.version), 0) AS version"
+_APPLIED = "MATCH (m:SchemaMigration) RETURN collect(m.version) AS versions"
 
 
 def current_version(driver: neo4j.Driver, *, database: str) -> int:
@@ -88,11 +96,12 @@ def current_version(driver: neo4j.Driver, *, database: str) -> int:
 
 
 def apply_migrations(driver: neo4j.Driver, *, database: str) -> list[int]:
-    """Apply every migration newer than the current version; returns the versions applied."""
-    done = current_version(driver, database=database)
+    """Apply every migration not applied yet (by version, so a gap filled later is applied too)."""
+    records, _, _ = driver.execute_query(_APPLIED, database_=database, routing_=neo4j.RoutingControl.READ)
+    done = set(records[0]["versions"])
     applied = []
-    for migration in MIGRATIONS:
-        if migration.version <= done:
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+        if migration.version in done:
             continue
         for statement in migration.statements:
             driver.execute_query(statement, database_=database)

@@ -8,6 +8,7 @@ from access.auth import AuthError
 from access.authz import Forbidden
 from access.pipeline import ConsentDenied, NotFound
 from audit.service import AuditUnavailable
+from privacy.catalog import CatalogError
 from segments.model import SegmentError
 
 
@@ -37,6 +38,8 @@ def to_graphql(exc: Exception) -> GraphQLError | None:
         return GraphQLError(exc.message, extensions={
             "code": "BAD_REQUEST", "reason": exc.code,
             "issues": [{"path": i.path, "code": i.code, "message": i.message} for i in exc.issues]})
+    if isinstance(exc, CatalogError):
+        return GraphQLError(exc.message, extensions={"code": "BAD_REQUEST", "reason": exc.code})
     if isinstance(exc, ClientError):
         return GraphQLError(exc.message, extensions={"code": exc.code})
     return None

@@ -25,6 +25,7 @@ from strawberry.types import Info
 
 from access.pipeline import ReadContext
 from api.graphql.errors import ClientError, to_graphql
+from api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from api.graphql.types import (
     ApiKeyCreated,
     AuditRecord,
@@ -64,7 +65,7 @@ def _page_size(first: int) -> int:
 
 
 @strawberry.type
-class Query:
+class Query(PrivacyQuery):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
@@ -136,7 +137,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(PrivacyMutation):
     @strawberry.mutation(description="Log in as a staff user; returns a short-lived token")
     async def login(self, info: Info, username: str, password: str, workspace: str) -> LoginResult:
         veil = info.context["veil"]
