@@ -131,12 +131,13 @@ class Pipeline:
         """Consent history of a person (including profiles merged into it)."""
         return self.consents.for_subject(workspace=ctx.principal.workspace, profile_id=profile_id)
 
-    def gate(self, ctx: ReadContext, profile_id: str, records: list[ConsentRecord] | None = None) -> Decision:
-        """The consent decision for this purpose and channel."""
+    def gate(self, ctx: ReadContext, profile_id: str, records: list[ConsentRecord] | None = None, *,
+             restricted: bool = False) -> Decision:
+        """The consent decision for this purpose and channel (a restricted person: legal/security only)."""
         if records is None:
             records = self.consent_records(ctx, profile_id)
         return decide(purpose=ctx.purpose, channel=ctx.channel, jurisdiction=self.jurisdiction,
-                      records=records, policy=self.consent_policy, now=datetime.now(UTC))
+                      records=records, policy=self.consent_policy, now=datetime.now(UTC), restricted=restricted)
 
     def mask(self, ctx: ReadContext, profile: ProfileRecord, decision: Decision) -> MaskedProfile:
         """Drop fields the role may not read and mask the rest per the masking policy."""
@@ -196,7 +197,7 @@ class Pipeline:
 
     def _finish(self, ctx: ReadContext, profile: ProfileRecord, records: list[ConsentRecord] | None = None,
                 defer: list[AuditEvent] | None = None) -> MaskedProfile:
-        decision = self.gate(ctx, profile.id, records)
+        decision = self.gate(ctx, profile.id, records, restricted=profile.restricted)
         if not decision.allowed:
             self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile.id,
                         decision=AuditDecision.DENY, reason=decision.reason, consent_record_id=decision.record_id,

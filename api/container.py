@@ -26,6 +26,7 @@ from graph.audit import AuditRepository
 from graph.catalog import CatalogRepository
 from graph.consents import ConsentRepository
 from graph.driver import create_driver
+from graph.dsr import DsrRepository
 from graph.identity import IdentityRepository, TraitRepository
 from graph.policies import PolicyRepository
 from graph.principals import PrincipalRepository
@@ -34,6 +35,7 @@ from graph.segments import SegmentRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
 from privacy.catalog import CatalogService
+from privacy.dsr import DsrService, load_erasure_runner
 from privacy.ingest_scan import IngestScanner, load_ingest_policy
 from privacy.masking import load_masking_policy
 from privacy.settings import DEV_HMAC_KEY, PrivacySettings
@@ -63,6 +65,7 @@ class Container:
     segments: SegmentService
     privacy: PrivacySettings
     catalog: CatalogService
+    dsr: DsrService
 
     def close(self) -> None:
         """Release the driver."""
@@ -105,8 +108,14 @@ def build_container(
     pipeline = Pipeline(authz=authz, profiles=profiles, consents=consents, consent_policy=consent_policy,
                         masking=masking, audit=audit, jurisdiction=consent_settings.jurisdiction,
                         hmac_key=hmac_key, catalog=catalog)
-    admin = AdminService(pipeline=pipeline, auth=auth, traits=TraitService(TraitRepository(driver, database=db)),
-                         consents=consents)
+    traits = TraitService(TraitRepository(driver, database=db))
+    admin = AdminService(pipeline=pipeline, auth=auth, traits=traits, consents=consents)
+    # privacy.erasure (crypto-shredding) takes its dependencies by these names.
+    erasure = load_erasure_runner({"driver": driver, "database": db, "audit": audit, "profiles": profiles,
+                                   "consents": consents, "catalog": catalog, "hmac_key": hmac_key,
+                                   "settings": privacy, "privacy": privacy})
+    dsr = DsrService(repo=DsrRepository(driver, database=db), pipeline=pipeline, traits=traits,
+                     export_dir=privacy.dsr_export_dir, deadline_days=privacy.dsr_deadline_days, erasure=erasure)
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
@@ -114,4 +123,5 @@ def build_container(
                              consents=consents, jurisdiction=consent_settings.jurisdiction, scanner=scanner),
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
         segments=SegmentService(repo=SegmentRepository(driver, database=db)), privacy=privacy, catalog=catalog,
+        dsr=dsr,
     )

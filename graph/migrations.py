@@ -74,6 +74,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE CONSTRAINT dsr_case_id IF NOT EXISTS FOR (d:DsrCase) REQUIRE d.id IS UNIQUE",
         "CREATE INDEX dsr_case_workspace IF NOT EXISTS FOR (d:DsrCase) ON (d.workspace, d.received_at)",
         "CREATE INDEX interaction_type_ts IF NOT EXISTS FOR (e:Interaction) ON (e.type, e.ts)",
+        # A policy store seeded before this version gets the new default rule (access/default_policy.csv).
+        ("MATCH (v:PolicyVersion {id: 'global'}) WHERE v.version > 0 "
+         "MERGE (r:PolicyRule {key: 'p|role:compliance_officer|*|dsr|*|allow'}) "
+         "ON CREATE SET r.ptype = 'p', r.v = ['role:compliance_officer', '*', 'dsr', '*', 'allow'], "
+         "r.created_at = toString(datetime()), r.created_by = 'migration:6', v.version = v.version + 1"),
     )),
 )
 

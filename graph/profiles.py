@@ -111,6 +111,7 @@ class ProfileRecord:
     first_seen: datetime | None
     last_seen: datetime | None
     merged_into: str | None
+    restricted: bool = False  # processing restricted by a data-subject request
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def _profile(p: dict[str, Any], idents: list[list[str]], interactions: int) -> P
         identifiers=tuple(sorted((t, v) for t, v in idents if t is not None)),
         interactions=int(interactions),
         first_seen=_native(p.get("first_seen")), last_seen=_native(p.get("last_seen")),
-        merged_into=p.get("merged_into"),
+        merged_into=p.get("merged_into"), restricted=bool(p.get("restricted")),
     )
 
 
