@@ -31,6 +31,7 @@ from graph.identity import IdentityRepository, TraitRepository
 from graph.policies import PolicyRepository
 from graph.principals import PrincipalRepository
 from graph.profiles import ProfileRepository
+from graph.retention import RetentionRepository
 from graph.segments import SegmentRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
@@ -38,6 +39,7 @@ from privacy.catalog import CatalogService
 from privacy.dsr import DsrService, load_erasure_runner
 from privacy.ingest_scan import IngestScanner, load_ingest_policy
 from privacy.masking import load_masking_policy
+from privacy.retention import RetentionService, load_retention_policy
 from privacy.settings import DEV_HMAC_KEY, PrivacySettings
 from segments.service import SegmentService
 
@@ -66,6 +68,7 @@ class Container:
     privacy: PrivacySettings
     catalog: CatalogService
     dsr: DsrService
+    retention: RetentionService
 
     def close(self) -> None:
         """Release the driver."""
@@ -94,6 +97,7 @@ def build_container(
                                   path=privacy.masking_policy_file)
     consent_policy = load_policy(consent_settings.policy_file)
     ingest_policy = load_ingest_policy(privacy.ingest_policy_file)
+    retention_policy = load_retention_policy(privacy.retention_policy_file)
     driver = create_driver(neo)
     db = neo.database
     profiles = ProfileRepository(driver, database=db)
@@ -123,5 +127,6 @@ def build_container(
                              consents=consents, jurisdiction=consent_settings.jurisdiction, scanner=scanner),
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
         segments=SegmentService(repo=SegmentRepository(driver, database=db)), privacy=privacy, catalog=catalog,
-        dsr=dsr,
+        dsr=dsr, retention=RetentionService(repo=RetentionRepository(driver, database=db), audit=audit,
+                                            policy=retention_policy, batch_size=privacy.retention_batch_size),
     )

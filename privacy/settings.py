@@ -22,5 +22,8 @@ class PrivacySettings(BaseSettings):
     catalog_sample_values: int = Field(5, ge=1, le=100, description="Values of a new key the recognizers sample to classify it")
     dsr_deadline_days: int = Field(30, ge=1, description="Days from receipt within which a data-subject request is due")
     dsr_export_dir: Path = Field(Path("var/dsr-exports"), description="Where access-request packages are written (0600)")
+    retention_policy_file: Path | None = Field(
+        None, description="Retention policy JSON (days per event type / event name); the shipped one when unset")
+    retention_batch_size: int = Field(5000, ge=1, description="Interactions the purge deletes per transaction")
     catalog_refresh_seconds: float = Field(
         5.0, ge=0, description="How long a process trusts its cached trait catalog (admin overrides made elsewhere)")
