@@ -17,7 +17,6 @@ by the category of what was found. Actions:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,11 +25,10 @@ from typing import Any
 
 from privacy.catalog import ENTITY_CATEGORIES, CatalogScope, CatalogService
 from privacy.masking import PiiCategory, mask_value
+from privacy.prefilter import may_hold_pii
 
 POLICY_FILE = Path(__file__).with_name("ingest_policy.json")
 REJECT_CODE = "pii_rejected"
-# Every recognizer needs a digit (any script) or an '@': text without one holds nothing to find.
-_MAY_HOLD_PII = re.compile(r"[\d@＠]")
 
 
 class Action(StrEnum):
@@ -108,6 +106,22 @@ class _Rejected(Exception):
         self.refusal = refusal
 
 
+@dataclass
+class _Pending:
+    """One event while the batch is processed: values replaced so far, texts waiting for the scan."""
+
+    traits: dict[str, Any]
+    properties: dict[str, Any]
+    refusal: Refusal | None = None
+    texts: list[tuple[str, str, str]] | None = None  # (bag, key, text)
+    findings: int = 0
+
+    def put(self, bag: str, key: str, value: Any) -> None:
+        current = getattr(self, bag)
+        if current.get(key) is not value:
+            setattr(self, bag, {**current, key: value})
+
+
 class IngestScanner:
     """Applies the catalog and the policy to a batch of events."""
 
@@ -118,7 +132,8 @@ class IngestScanner:
 
     def scan_batch(self, *, workspace: str,
                    events: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> list[ScannedEvent]:
-        """One result per (traits, properties) pair, in order."""
+        """One result per (traits, properties) pair, in order. Free text of the whole batch is
+        scanned in one recognizer pass."""
         limit = self.catalog.sample_values
         samples: dict[tuple[str, str], list[Any]] = {}
         for traits, properties in events:
@@ -128,54 +143,49 @@ class IngestScanner:
                     if len(got) < limit and value not in (None, ""):
                         got.append(value)
         categories = self.catalog.classify(workspace=workspace, samples=samples)
-        return [self._event(traits, properties, categories) for traits, properties in events]
+        pending = [self._fields(traits, properties, categories) for traits, properties in events]
+        waiting = [(p, bag, key, text) for p in pending if p.refusal is None and p.texts
+                   for bag, key, text in p.texts]
+        if waiting:
+            from privacy.detection import scan_texts  # Presidio loads on first use, not at import
 
-    def _event(self, traits: dict[str, Any], properties: dict[str, Any],
-               categories: dict[tuple[str, str], PiiCategory]) -> ScannedEvent:
-        found = [0]
-        try:
-            new_traits = self._bag(CatalogScope.TRAIT, "traits", traits, categories, found)
-            new_props = self._bag(CatalogScope.PROPERTY, "properties", properties, categories, found)
-        except _Rejected as exc:
-            return ScannedEvent(traits, properties, exc.refusal, found[0])
-        return ScannedEvent(new_traits, new_props, None, found[0])
+            for (p, bag, key, text), findings in zip(waiting, scan_texts([w[3] for w in waiting]), strict=True):
+                if p.refusal is not None or not findings:
+                    continue
+                p.findings += len(findings)
+                try:
+                    p.put(bag, key, self._apply_findings(f"{bag}.{key}", text, findings))
+                except _Rejected as exc:
+                    p.refusal = exc.refusal
+        return [ScannedEvent(traits, properties, p.refusal, p.findings) if p.refusal is not None
+                else ScannedEvent(p.traits, p.properties, None, p.findings)
+                for (traits, properties), p in zip(events, pending, strict=True)]
 
-    def _bag(self, scope: CatalogScope, prefix: str, bag: dict[str, Any],
-             categories: dict[tuple[str, str], PiiCategory], found: list[int]) -> dict[str, Any]:
-        out = bag
-        for key, value in bag.items():
-            if value is None:
-                continue
-            category = categories.get((scope.value, key), PiiCategory.FREE_TEXT)
-            new = self._value(f"{prefix}.{key}", category, value, found)
-            if new is not value:
-                if out is bag:
-                    out = dict(bag)
-                out[key] = new
-        return out
+    def _fields(self, traits: dict[str, Any], properties: dict[str, Any],
+                categories: dict[tuple[str, str], PiiCategory]) -> _Pending:
+        """Whole-value actions now; free text that may hold PII is queued for the batch scan."""
+        p = _Pending(traits, properties)
+        for scope, bag, values in ((CatalogScope.TRAIT, "traits", traits),
+                                   (CatalogScope.PROPERTY, "properties", properties)):
+            for key, value in values.items():
+                if value is None:
+                    continue
+                category = categories.get((scope.value, key), PiiCategory.FREE_TEXT)
+                action = self.policy.fields[category]
+                where = f"{bag}.{key}"
+                if action is Action.REJECT:
+                    p.refusal = Refusal(REJECT_CODE, f"{where} is {category.value} data, which the privacy "
+                                                     "policy does not accept", where)
+                    return p
+                if action is Action.REDACT:
+                    p.put(bag, key, f"<{category.value.upper()}>")
+                elif action is Action.TOKENIZE:
+                    p.put(bag, key, mask_value("hmac", value, key=self.hmac_key))
+                elif category is PiiCategory.FREE_TEXT and isinstance(value, str) and may_hold_pii(value):
+                    p.texts = [*(p.texts or []), (bag, key, value)]
+        return p
 
-    def _value(self, where: str, category: PiiCategory, value: Any, found: list[int]) -> Any:
-        action = self.policy.fields[category]
-        if action is Action.REJECT:
-            raise _Rejected(Refusal(REJECT_CODE, f"{where} is {category.value} data, which the privacy policy "
-                                                 "does not accept", where))
-        if action is Action.REDACT:
-            return f"<{category.value.upper()}>"
-        if action is Action.TOKENIZE:
-            return mask_value("hmac", value, key=self.hmac_key)
-        if category is PiiCategory.FREE_TEXT and isinstance(value, str):
-            return self._free_text(where, value, found)
-        return value
-
-    def _free_text(self, where: str, text: str, found: list[int]) -> str:
-        if not _MAY_HOLD_PII.search(text):
-            return text
-        from privacy.detection import scan_text  # Presidio loads on first use, not at import
-
-        findings = scan_text(text)
-        if not findings:
-            return text
-        found[0] += len(findings)
+    def _apply_findings(self, where: str, text: str, findings: list[Any]) -> str:
         parts: list[str] = []
         pos = 0
         for f in findings:
