@@ -196,15 +196,20 @@ class IngestService:
              workspace: str) -> list[tuple[int, NormalizedEvent]]:
         """Trait catalog + free-text scanning + the ingest policy; refused events become rejections."""
         assert self.scanner is not None
-        scanned = self.scanner.scan_batch(workspace=workspace, events=[(ev.traits, ev.properties) for _, ev in accepted])
+        # context.traits is stored with the interaction's context: it gets the same treatment.
+        ctx_traits = [ev.context["traits"] if isinstance(ev.context.get("traits"), dict) else {} for _, ev in accepted]
+        scanned = self.scanner.scan_batch(workspace=workspace, events=[
+            (ev.traits, ev.properties, ctx) for (_, ev), ctx in zip(accepted, ctx_traits, strict=True)])
         kept: list[tuple[int, NormalizedEvent]] = []
-        for (i, ev), out in zip(accepted, scanned, strict=True):
+        for (i, ev), ctx, out in zip(accepted, ctx_traits, scanned, strict=True):
             if out.refusal is not None:
                 result.rejected.append(Rejection(i, out.refusal.code, out.refusal.message, out.refusal.field))
-            elif out.traits is ev.traits and out.properties is ev.properties:
+            elif out.traits is ev.traits and out.properties is ev.properties and out.context_traits is ctx:
                 kept.append((i, ev))
             else:
-                kept.append((i, dataclasses.replace(ev, traits=out.traits, properties=out.properties)))
+                context = ev.context if out.context_traits is ctx else {**ev.context, "traits": out.context_traits}
+                kept.append((i, dataclasses.replace(ev, traits=out.traits, properties=out.properties,
+                                                    context=context)))
         result.rejected.sort(key=lambda r: r.index)
         return kept
 

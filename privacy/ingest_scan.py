@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from privacy.prefilter import may_hold_pii
 
 POLICY_FILE = Path(__file__).with_name("ingest_policy.json")
 REJECT_CODE = "pii_rejected"
+_WHERE = {"traits": "traits", "properties": "properties", "context_traits": "context.traits"}
 
 
 class Action(StrEnum):
@@ -93,12 +94,13 @@ class Refusal:
 
 @dataclass(frozen=True)
 class ScannedEvent:
-    """Traits and properties after the policy, or the refusal."""
+    """Traits, properties and context traits after the policy, or the refusal."""
 
     traits: dict[str, Any]
     properties: dict[str, Any]
     refusal: Refusal | None = None
     findings: int = 0
+    context_traits: dict[str, Any] = field(default_factory=dict)
 
 
 class _Rejected(Exception):
@@ -112,6 +114,7 @@ class _Pending:
 
     traits: dict[str, Any]
     properties: dict[str, Any]
+    context_traits: dict[str, Any]
     refusal: Refusal | None = None
     texts: list[tuple[str, str, str]] | None = None  # (bag, key, text)
     findings: int = 0
@@ -130,20 +133,21 @@ class IngestScanner:
         self.policy = policy
         self.hmac_key = hmac_key
 
-    def scan_batch(self, *, workspace: str,
-                   events: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> list[ScannedEvent]:
-        """One result per (traits, properties) pair, in order. Free text of the whole batch is
-        scanned in one recognizer pass."""
+    def scan_batch(self, *, workspace: str, events: Sequence[tuple[dict[str, Any], ...]]) -> list[ScannedEvent]:
+        """One result per (traits, properties[, context traits]) tuple, in order. Free text of the
+        whole batch is scanned in one recognizer pass."""
+        events = [(e[0], e[1], e[2] if len(e) > 2 else {}) for e in events]
         limit = self.catalog.sample_values
         samples: dict[tuple[str, str], list[Any]] = {}
-        for traits, properties in events:
-            for scope, bag in ((CatalogScope.TRAIT.value, traits), (CatalogScope.PROPERTY.value, properties)):
+        for traits, properties, context_traits in events:
+            for scope, bag in ((CatalogScope.TRAIT.value, traits), (CatalogScope.PROPERTY.value, properties),
+                               (CatalogScope.TRAIT.value, context_traits)):
                 for key, value in bag.items():
                     got = samples.setdefault((scope, key), [])
                     if len(got) < limit and value not in (None, ""):
                         got.append(value)
         categories = self.catalog.classify(workspace=workspace, samples=samples)
-        pending = [self._fields(traits, properties, categories) for traits, properties in events]
+        pending = [self._fields(*event, categories) for event in events]
         waiting = [(p, bag, key, text) for p in pending if p.refusal is None and p.texts
                    for bag, key, text in p.texts]
         if waiting:
@@ -154,25 +158,26 @@ class IngestScanner:
                     continue
                 p.findings += len(findings)
                 try:
-                    p.put(bag, key, self._apply_findings(f"{bag}.{key}", text, findings))
+                    p.put(bag, key, self._apply_findings(f"{_WHERE[bag]}.{key}", text, findings))
                 except _Rejected as exc:
                     p.refusal = exc.refusal
-        return [ScannedEvent(traits, properties, p.refusal, p.findings) if p.refusal is not None
-                else ScannedEvent(p.traits, p.properties, None, p.findings)
-                for (traits, properties), p in zip(events, pending, strict=True)]
+        return [ScannedEvent(traits, properties, p.refusal, p.findings, ctx) if p.refusal is not None
+                else ScannedEvent(p.traits, p.properties, None, p.findings, p.context_traits)
+                for (traits, properties, ctx), p in zip(events, pending, strict=True)]
 
-    def _fields(self, traits: dict[str, Any], properties: dict[str, Any],
+    def _fields(self, traits: dict[str, Any], properties: dict[str, Any], context_traits: dict[str, Any],
                 categories: dict[tuple[str, str], PiiCategory]) -> _Pending:
         """Whole-value actions now; free text that may hold PII is queued for the batch scan."""
-        p = _Pending(traits, properties)
+        p = _Pending(traits, properties, context_traits)
         for scope, bag, values in ((CatalogScope.TRAIT, "traits", traits),
-                                   (CatalogScope.PROPERTY, "properties", properties)):
+                                   (CatalogScope.PROPERTY, "properties", properties),
+                                   (CatalogScope.TRAIT, "context_traits", context_traits)):
             for key, value in values.items():
                 if value is None:
                     continue
                 category = categories.get((scope.value, key), PiiCategory.FREE_TEXT)
                 action = self.policy.fields[category]
-                where = f"{bag}.{key}"
+                where = f"{_WHERE[bag]}.{key}"
                 if action is Action.REJECT:
                     p.refusal = Refusal(REJECT_CODE, f"{where} is {category.value} data, which the privacy "
                                                      "policy does not accept", where)

@@ -137,3 +137,17 @@ def test_chinese_key_override_is_audited_by_a_reversible_name(client, container,
                             "RETURN a.fields_returned AS f", w=workspace)[0]
     ref = row["f"][0]
     assert bytes.fromhex(ref.split("x:")[1]).decode() == "會員卡號"
+
+
+def test_context_traits_stored_with_the_interaction_are_scanned_too(client, container, workspace, write_key):
+    r = client.post("/v1/track", headers=basic(write_key), json={
+        "userId": "ctx-1", "event": "Order Completed", "messageId": "ctx-m1",
+        "properties": {"order_id": "o-9"},
+        "context": {"traits": {"phone": "0912-345-678", "備註": "請改送到 A123456789 的地址"}}})
+    assert r.status_code == 200, r.text
+    ctx = cypher(container, "MATCH (e:Interaction {workspace: $w, message_id: 'ctx-m1'}) RETURN e.context AS c",
+                 w=workspace)[0]["c"]
+    assert json.loads(ctx)["traits"]["備註"] == "請改送到 <TW_NATIONAL_ID> 的地址"
+    assert "A123456789" not in ctx
+    p = container.profiles.find_by_identifier(workspace=workspace, kind="user_id", value="ctx-1")
+    assert p.traits["備註"] == "請改送到 <TW_NATIONAL_ID> 的地址"
