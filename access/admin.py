@@ -19,6 +19,18 @@ from graph.principals import ApiKeyRecord
 from privacy.catalog import CatalogScope, parse_category, validate_key
 
 
+def principal_event(principal: Principal, *, action: AuditAction, resource: str, decision: Decision, reason: str,
+                    subject: str | None = None, purpose: str | None = None, lawful_basis: str | None = None,
+                    fields: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
+                    consent_record_id: str | None = None) -> AuditEvent:
+    """An audit event attributed to a principal (id, kind and roles)."""
+    return AuditEvent.create(
+        workspace=principal.workspace, actor=principal.id, actor_kind=principal.kind.value,
+        role=",".join(principal.roles) or None, action=action, resource=resource, subject=subject,
+        decision=decision, reason=reason, purpose=purpose, lawful_basis=lawful_basis, fields_returned=fields,
+        extra=extra or {}, consent_record_id=consent_record_id)
+
+
 class AdminService:
     """Mutations of customer data, consent, keys, users and policy."""
 
@@ -33,11 +45,9 @@ class AdminService:
                reason: str, subject: str | None = None, purpose: str | None = None,
                fields: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
                consent_record_id: str | None = None) -> None:
-        self.pipeline.audit.record(AuditEvent.create(
-            workspace=principal.workspace, actor=principal.id, actor_kind=principal.kind.value,
-            role=",".join(principal.roles) or None, action=action, resource=resource, subject=subject,
-            decision=decision, reason=reason, purpose=purpose, fields_returned=fields, extra=extra or {},
-            consent_record_id=consent_record_id))
+        self.pipeline.audit.record(principal_event(
+            principal, action=action, resource=resource, subject=subject, decision=decision, reason=reason,
+            purpose=purpose, fields=fields, extra=extra, consent_record_id=consent_record_id))
 
     def _require(self, principal: Principal, resource: str, action: AuditAction, *, subject: str | None = None,
                  purpose: str | None = None) -> None:

@@ -25,10 +25,11 @@ from typing import Any
 
 import structlog
 
+from access.admin import principal_event
 from access.authz import Forbidden
 from access.pipeline import Pipeline
 from access.principal import Principal, PrincipalKind
-from audit.events import AuditAction, AuditEvent, Decision, field_ref
+from audit.events import AuditAction, Decision, field_ref
 from collect.traits import TraitError, TraitService, validate_traits
 from consent.model import Channel, ConsentRecord, ConsentStatus, LawfulBasis, Purpose
 from graph.dsr import DsrCaseRecord, DsrRepository
@@ -127,12 +128,10 @@ class DsrService:
                action: AuditAction = AuditAction.DSR, decision: Decision = Decision.ALLOW,
                fields: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
                consent_record_id: str | None = None) -> None:
-        self.pipeline.audit.record(AuditEvent.create(
-            workspace=principal.workspace, actor=principal.id, actor_kind=principal.kind.value,
-            role=",".join(principal.roles) or None, action=action, resource=resource, subject=subject,
-            decision=decision, reason=reason, purpose=Purpose.legal_obligation.value,
-            lawful_basis=LawfulBasis.legal_obligation.value, fields_returned=fields, extra=extra or {},
-            consent_record_id=consent_record_id))
+        self.pipeline.audit.record(principal_event(
+            principal, action=action, resource=resource, subject=subject, decision=decision, reason=reason,
+            purpose=Purpose.legal_obligation.value, lawful_basis=LawfulBasis.legal_obligation.value, fields=fields,
+            extra=extra, consent_record_id=consent_record_id))
 
     def _require(self, principal: Principal, action: str, *, subject: str | None = None) -> None:
         if principal.kind is PrincipalKind.SYSTEM:  # the CLI / jobs run with the operator's rights
