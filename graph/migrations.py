@@ -88,22 +88,29 @@ _RECORD = (
     "MERGE (m:SchemaMigration {version: $version}) "
     "ON CREATE SET m.name = $name, m.applied_at = $now"
 )
-_CURRENT = "MATCH (m:SchemaMigration) RETURN coalesce(max(m.version), 0) AS version"
 _APPLIED = "MATCH (m:SchemaMigration) RETURN collect(m.version) AS versions"
 
 
+def applied_versions(driver: neo4j.Driver, *, database: str) -> set[int]:
+    """Every schema version recorded as applied."""
+    records, _, _ = driver.execute_query(_APPLIED, database_=database, routing_=neo4j.RoutingControl.READ)
+    return set(records[0]["versions"])
+
+
 def current_version(driver: neo4j.Driver, *, database: str) -> int:
-    """The highest applied schema version (0 for an empty database)."""
-    records, _, _ = driver.execute_query(
-        _CURRENT, database_=database, routing_=neo4j.RoutingControl.READ
-    )
-    return int(records[0]["version"])
+    """The schema version: the highest one up to which every known migration is applied (0 = none)."""
+    applied = applied_versions(driver, database=database)
+    version = 0
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+        if migration.version not in applied:
+            break
+        version = migration.version
+    return version
 
 
 def apply_migrations(driver: neo4j.Driver, *, database: str) -> list[int]:
     """Apply every migration not applied yet (by version, so a gap filled later is applied too)."""
-    records, _, _ = driver.execute_query(_APPLIED, database_=database, routing_=neo4j.RoutingControl.READ)
-    done = set(records[0]["versions"])
+    done = applied_versions(driver, database=database)
     applied = []
     for migration in sorted(MIGRATIONS, key=lambda m: m.version):
         if migration.version in done:
