@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import neo4j
@@ -36,7 +37,7 @@ from graph.segments import SegmentRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
 from privacy.catalog import CatalogService
-from privacy.dsr import DsrService, load_erasure_runner
+from privacy.dsr import DsrService
 from privacy.ingest_scan import IngestScanner, load_ingest_policy
 from privacy.masking import load_masking_policy
 from privacy.retention import RetentionService, load_retention_policy
@@ -114,13 +115,9 @@ def build_container(
                         hmac_key=hmac_key, catalog=catalog)
     traits = TraitService(TraitRepository(driver, database=db))
     admin = AdminService(pipeline=pipeline, auth=auth, traits=traits, consents=consents)
-    # privacy.erasure (crypto-shredding) takes its dependencies by these names.
-    erasure = load_erasure_runner({"driver": driver, "database": db, "audit": audit, "profiles": profiles,
-                                   "consents": consents, "catalog": catalog, "hmac_key": hmac_key,
-                                   "settings": privacy, "privacy": privacy})
     dsr = DsrService(repo=DsrRepository(driver, database=db), pipeline=pipeline, traits=traits,
-                     export_dir=privacy.dsr_export_dir, deadline_days=privacy.dsr_deadline_days, erasure=erasure)
-    return Container(
+                     export_dir=privacy.dsr_export_dir, deadline_days=privacy.dsr_deadline_days)
+    c = Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
         ingest=IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
@@ -130,3 +127,9 @@ def build_container(
         dsr=dsr, retention=RetentionService(repo=RetentionRepository(driver, database=db), audit=audit,
                                             policy=retention_policy, batch_size=privacy.retention_batch_size),
     )
+    # privacy.erasure (crypto-shredding, built separately) takes its dependencies by parameter name:
+    # any Container field, plus these.
+    c.dsr.bind_erasure({**{f.name: getattr(c, f.name) for f in dataclasses.fields(c)},
+                        "database": db, "consents": consents, "hmac_key": hmac_key, "settings": privacy,
+                        "traits": traits, "authz": authz})
+    return c

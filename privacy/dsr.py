@@ -99,7 +99,7 @@ def load_erasure_runner(deps: Mapping[str, Any]) -> ErasureRunner | None:
             bound[name] = deps[name]
         elif param.default is inspect.Parameter.empty:
             raise RuntimeError(f"privacy.erasure.erase_profile needs {name!r}: add it to the erasure "
-                               "dependencies in api/container.py")
+                               "dependencies in api/container.py (build_container, bind_erasure)")
     return functools.partial(erase_profile, **bound)
 
 
@@ -121,6 +121,16 @@ class DsrService:
         self.export_dir = export_dir
         self.deadline_days = deadline_days
         self.erasure = erasure
+        self.erasure_problem: str | None = None
+
+    def bind_erasure(self, deps: Mapping[str, Any]) -> None:
+        """Wire `privacy.erasure.erase_profile` when it is installed. A dependency it needs and
+        `deps` lacks is logged and fails erasure cases (`erasure_misconfigured`), not start-up."""
+        try:
+            self.erasure = load_erasure_runner(deps)
+        except RuntimeError as exc:
+            self.erasure, self.erasure_problem = None, str(exc)
+            log.error("dsr_erasure_misconfigured", problem=str(exc))
 
     # --- authorization and audit -------------------------------------------------------------
 
@@ -272,6 +282,8 @@ class DsrService:
         return {"package": str(path), **{f"{k}_count": len(v) for k, v in tables.items() if isinstance(v, list)}}
 
     def _run_erasure(self, principal: Principal, case: DsrCaseRecord) -> dict[str, Any]:
+        if self.erasure is None and self.erasure_problem:
+            raise DsrError("erasure_misconfigured", self.erasure_problem)
         if self.erasure is None:
             raise DsrError("erasure_unavailable", "crypto-shredding erasure (privacy.erasure) is not installed")
         report = self.erasure(workspace=case.workspace, profile_id=case.subject, actor=principal.id,

@@ -243,3 +243,40 @@ def test_access_package_holds_everything_about_the_person_and_nothing_about_anyo
     assert str(fetched) == case.result["package"]
     exports = [a for a in dsr_audit(container, workspace, amy) if a["action"] == "export"]
     assert [a["reason"] for a in exports] == ["export_package", "package_fetched"]
+
+
+def test_the_erasure_adapter_binds_dependencies_by_name(container, workspace, officer, dsr, monkeypatch):
+    """The adapter against a stand-in module with the agreed signature (the real one is on the crypto branch)."""
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class ErasureReport:
+        profile_id: str
+        keys_deleted: int
+        memberships_purged: int
+
+    calls = []
+
+    def erase_profile(*, driver, keyring, workspace, profile_id, actor, reason, dry_run=False):
+        calls.append({"driver": driver, "keyring": keyring, "workspace": workspace, "profile_id": profile_id,
+                      "actor": actor, "reason": reason})
+        return ErasureReport(profile_id, 1, 2)
+
+    fake = types.ModuleType("privacy.erasure")
+    fake.erase_profile = erase_profile
+    monkeypatch.setitem(sys.modules, "privacy.erasure", fake)
+    pid = person(container, workspace)
+
+    dsr.bind_erasure({"driver": container.driver})  # no keyring: erasure cases fail, start-up does not
+    assert "keyring" in dsr.erasure_problem
+    case = run_to_end(dsr, officer, dsr.create(principal=officer, kind="erasure", profile_id=pid))
+    assert (case.state, case.result) == ("failed", {"error": "erasure_misconfigured"}) and calls == []
+
+    dsr.bind_erasure({"driver": container.driver, "keyring": "kr", "unused": object()})
+    case = run_to_end(dsr, officer, dsr.create(principal=officer, kind="erasure", profile_id=pid))
+    assert case.state == "done"
+    assert case.result == {"profile_id": pid, "keys_deleted": 1, "memberships_purged": 2}
+    assert calls == [{"driver": container.driver, "keyring": "kr", "workspace": workspace, "profile_id": pid,
+                      "actor": "user:co-1", "reason": f"dsr:{case.id}"}]
