@@ -11,13 +11,26 @@ from access.auth import AuthService
 from access.authz import Forbidden
 from access.pipeline import NotFound, Pipeline, ReadContext
 from access.principal import ROLES, Principal
-from audit.events import AuditAction, AuditEvent, Decision
+from audit.events import AuditAction, AuditEvent, Decision, field_ref
 from collect.traits import TraitService
 from consent.model import Channel, ConsentRecord, ConsentStatus, LawfulBasis, Purpose, notice_hash
 from graph.consents import ConsentRepository
 from graph.policies import PolicyRule
 from graph.principals import ApiKeyRecord
+from privacy.catalog import CatalogScope, parse_category, validate_key
 from privacy.erasure import ErasureReport, ProfileNotFound
+
+
+def principal_event(principal: Principal, *, action: AuditAction, resource: str, decision: Decision, reason: str,
+                    subject: str | None = None, purpose: str | None = None, lawful_basis: str | None = None,
+                    fields: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
+                    consent_record_id: str | None = None) -> AuditEvent:
+    """An audit event attributed to a principal (id, kind and roles)."""
+    return AuditEvent.create(
+        workspace=principal.workspace, actor=principal.id, actor_kind=principal.kind.value,
+        role=",".join(principal.roles) or None, action=action, resource=resource, subject=subject,
+        decision=decision, reason=reason, purpose=purpose, lawful_basis=lawful_basis, fields_returned=fields,
+        extra=extra or {}, consent_record_id=consent_record_id)
 
 
 class AdminService:
@@ -35,11 +48,9 @@ class AdminService:
                reason: str, subject: str | None = None, purpose: str | None = None,
                fields: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
                consent_record_id: str | None = None) -> None:
-        self.pipeline.audit.record(AuditEvent.create(
-            workspace=principal.workspace, actor=principal.id, actor_kind=principal.kind.value,
-            role=",".join(principal.roles) or None, action=action, resource=resource, subject=subject,
-            decision=decision, reason=reason, purpose=purpose, fields_returned=fields, extra=extra or {},
-            consent_record_id=consent_record_id))
+        self.pipeline.audit.record(principal_event(
+            principal, action=action, resource=resource, subject=subject, decision=decision, reason=reason,
+            purpose=purpose, fields=fields, extra=extra, consent_record_id=consent_record_id))
 
     def _require(self, principal: Principal, resource: str, action: AuditAction, *, subject: str | None = None,
                  purpose: str | None = None) -> None:
@@ -105,6 +116,23 @@ class AdminService:
                     reason=status, subject=profile_id, purpose=purpose.value, consent_record_id=rec.id)
         self.consents.append(workspace=p.workspace, records=[rec])
         return rec
+
+    def set_trait_category(self, principal: Principal, *, scope: CatalogScope, key: str, category: str) -> Any:
+        """An admin's override of a key's PII category in the trait catalog (wins over automatic ones)."""
+        self._require(principal, "trait_catalog", AuditAction.POLICY_CHANGE)
+        catalog = self.pipeline.catalog
+        if catalog is None:
+            raise NotFound("trait catalog")
+        cat = parse_category(category)
+        validate_key(key)
+        previous = catalog.category(workspace=principal.workspace, scope=scope, key=key)
+        # Audit first: if the trail is down, nothing changes.
+        self._audit(principal, action=AuditAction.POLICY_CHANGE, resource="trait_catalog", decision=Decision.ALLOW,
+                    reason="category_set", fields=(field_ref(scope.value, key),),
+                    extra={"category": cat.value, "previous": previous.value})
+        entry, _ = catalog.set_category(workspace=principal.workspace, scope=scope, key=key,
+                                        category=cat.value, actor=principal.id)
+        return entry
 
     def create_api_key(self, principal: Principal, role: str, name: str) -> tuple[ApiKeyRecord, str]:
         """A new API key in the caller's workspace."""

@@ -22,6 +22,7 @@ from consent.model import Channel, ConsentRecord, Jurisdiction, Purpose
 from consent.policy import ConsentPolicy
 from graph.consents import ConsentRepository
 from graph.profiles import MergeRecord, ProfileFilter, ProfileRecord
+from privacy.catalog import CatalogScope, CatalogService
 from privacy.masking import (
     MaskingPolicy,
     PiiCategory,
@@ -91,8 +92,9 @@ class Pipeline:
 
     def __init__(self, *, authz: Authorizer, profiles: ProfileReader, consents: ConsentRepository,
                  consent_policy: ConsentPolicy, masking: MaskingPolicy, audit: AuditService,
-                 jurisdiction: Jurisdiction, hmac_key: bytes) -> None:
+                 jurisdiction: Jurisdiction, hmac_key: bytes, catalog: CatalogService | None = None) -> None:
         self.authz = authz
+        self.catalog = catalog
         self.profiles = profiles
         self.consents = consents
         self.consent_policy = consent_policy
@@ -132,17 +134,19 @@ class Pipeline:
         """Consent history of a person (including profiles merged into it)."""
         return self.consents.for_subject(workspace=ctx.principal.workspace, profile_id=profile_id)
 
-    def gate(self, ctx: ReadContext, profile_id: str, records: list[ConsentRecord] | None = None) -> Decision:
-        """The consent decision for this purpose and channel."""
+    def gate(self, ctx: ReadContext, profile_id: str, records: list[ConsentRecord] | None = None, *,
+             restricted: bool = False) -> Decision:
+        """The consent decision for this purpose and channel (a restricted person: legal/security only)."""
         if records is None:
             records = self.consent_records(ctx, profile_id)
         return decide(purpose=ctx.purpose, channel=ctx.channel, jurisdiction=self.jurisdiction,
-                      records=records, policy=self.consent_policy, now=datetime.now(UTC))
+                      records=records, policy=self.consent_policy, now=datetime.now(UTC), restricted=restricted)
 
     def mask(self, ctx: ReadContext, profile: ProfileRecord, decision: Decision) -> MaskedProfile:
         """Drop fields the role may not read and mask the rest per the masking policy."""
         withheld: list[str] = []
-        traits = self._mask_fields(ctx, sorted(profile.traits.items()), trait_category, "traits", withheld)
+        traits = self._mask_fields(ctx, sorted(profile.traits.items()), self.trait_categorizer(ctx), "traits",
+                                   withheld)
         identifiers: list[MaskedValue] | None = None
         if ctx.permissions.may_read("identifiers"):
             identifiers = self._mask_fields(ctx, list(profile.identifiers), identifier_category, "identifiers",
@@ -158,6 +162,13 @@ class Pipeline:
             interaction_count=profile.interactions if counts else None, withheld=tuple(withheld),
             purpose=ctx.purpose.value, lawful_basis=decision.lawful_basis.value if decision.lawful_basis else None,
             consent_record_id=decision.record_id)
+
+    def trait_categorizer(self, ctx: ReadContext) -> Any:
+        """Trait name -> category: the workspace's trait catalog (admin overrides win), else by name."""
+        if self.catalog is None:
+            return trait_category
+        catalog, ws = self.catalog, ctx.principal.workspace
+        return lambda name: catalog.category(workspace=ws, scope=CatalogScope.TRAIT, key=name)
 
     def _mask_fields(self, ctx: ReadContext, items: list[tuple[str, Any]], categorize: Any, prefix: str,
                      withheld: list[str]) -> list[MaskedValue]:
@@ -192,7 +203,7 @@ class Pipeline:
 
     def _finish(self, ctx: ReadContext, profile: ProfileRecord, records: list[ConsentRecord] | None = None,
                 defer: list[AuditEvent] | None = None) -> MaskedProfile:
-        decision = self.gate(ctx, profile.id, records)
+        decision = self.gate(ctx, profile.id, records, restricted=profile.restricted)
         if not decision.allowed:
             self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile.id,
                         decision=AuditDecision.DENY, reason=decision.reason, consent_record_id=decision.record_id,
@@ -312,6 +323,16 @@ class Pipeline:
         self._audit(ctx, action=AuditAction.READ, resource="audit", subject=subject,
                     decision=AuditDecision.ALLOW, reason="permitted", returned=("audit",))
         return rows
+
+    def trait_catalog(self, ctx: ReadContext, *, scope: CatalogScope | None) -> list[Any]:
+        """The workspace's trait catalog for review (admins), audited."""
+        self.require(ctx, "trait_catalog", "read")
+        if self.catalog is None:
+            raise NotFound("trait catalog")
+        entries = self.catalog.review(workspace=ctx.principal.workspace, scope=scope)
+        self._audit(ctx, action=AuditAction.READ, resource="trait_catalog", subject=None,
+                    decision=AuditDecision.ALLOW, reason="permitted", returned=("trait_catalog",))
+        return entries
 
     def segment_preview(self, ctx: ReadContext, segments: Any, definition: Any,
                         sample_size: int) -> tuple[int, list[MaskedProfile]]:

@@ -39,8 +39,12 @@ def _add_audit_commands() -> None:
     # api.audit_cli imports this module's _container, so it is attached after the definitions.
     import api.privacy_cli  # noqa: F401  (registers keys new-kek|rotate-kek and profiles erase)
     from api.audit_cli import audit_app
+    from api.dsr_cli import dsr_app
+    from api.retention_cli import retention_app
 
     app.add_typer(audit_app, name="audit", help="Verify, checkpoint and export the audit trail.")
+    app.add_typer(dsr_app, name="dsr", help="Data-subject requests: create, list, show, advance, export.")
+    app.add_typer(retention_app, name="retention", help="Retention of interactions: purge expired ones.")
 console = Console(stderr=True)
 Workspace = Annotated[str | None, typer.Option("--workspace", "--tenant", "-w", help="Workspace (tenant); default VEIL_DEFAULT_WORKSPACE")]
 

@@ -25,17 +25,23 @@ from consent.model import Purpose
 from consent.policy import load_policy
 from consent.settings import ConsentSettings
 from graph.audit import AuditRepository
+from graph.catalog import CatalogRepository
 from graph.consents import ConsentRepository
 from graph.driver import create_driver
+from graph.dsr import DsrRepository
 from graph.erasure import ErasureRepository
 from graph.identity import IdentityRepository, TraitRepository
 from graph.policies import PolicyRepository
 from graph.principals import PrincipalRepository
 from graph.profiles import ProfileRepository
+from graph.retention import RetentionRepository
 from graph.segments import SegmentRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
+from privacy.catalog import CatalogService
+from privacy.dsr import DsrService
 from privacy.erasure import ErasureReport, erase_profile
+from privacy.ingest_scan import IngestScanner, load_ingest_policy
 from privacy.keys import (
     KeyMaterialError,
     SqliteKeyStore,
@@ -44,6 +50,7 @@ from privacy.keys import (
 )
 from privacy.masking import load_masking_policy
 from privacy.reader import ProfileReader
+from privacy.retention import RetentionService, load_retention_policy
 from privacy.settings import DEV_HMAC_KEY, CryptoSettings, PrivacySettings
 from privacy.vault import FieldVault, is_pii_trait
 from segments.service import SegmentService
@@ -74,6 +81,9 @@ class Container:
     privacy: PrivacySettings
     crypto: CryptoSettings
     erase: Callable[..., ErasureReport]  # erase_profile(workspace=, profile_id=, actor=, reason=, actor_kind=)
+    catalog: CatalogService
+    dsr: DsrService
+    retention: RetentionService
 
     def close(self) -> None:
         """Release the driver and the key store."""
@@ -98,13 +108,15 @@ def build_vault(crypto: CryptoSettings, privacy: PrivacySettings, *, env: str) -
 
 
 def build_container(
-    *, app: AppSettings | None = None, neo: Neo4jSettings | None = None, collect: CollectSettings | None = None
+    *, app: AppSettings | None = None, neo: Neo4jSettings | None = None, collect: CollectSettings | None = None,
+    privacy: PrivacySettings | None = None,
 ) -> Container:
     """Read settings from the environment (unless given) and wire the services."""
     app = app or AppSettings()
     neo = neo or Neo4jSettings()
     collect = collect or CollectSettings()
-    auth_settings, privacy, consent_settings = AuthSettings(), PrivacySettings(), ConsentSettings()
+    privacy = privacy or PrivacySettings()
+    auth_settings, consent_settings = AuthSettings(), ConsentSettings()
     if app.env == "prod":
         for name, value, default in (("VEIL_NEO4J_PASSWORD", neo.password, DEV_PASSWORD),
                                      ("VEIL_AUTH_JWT_SECRET", auth_settings.jwt_secret, DEV_JWT_SECRET),
@@ -121,6 +133,8 @@ def build_container(
         vault = build_vault(crypto, privacy, env=app.env)
     except KeyMaterialError as exc:
         raise ConfigError(str(exc)) from exc
+    ingest_policy = load_ingest_policy(privacy.ingest_policy_file)
+    retention_policy = load_retention_policy(privacy.retention_policy_file)
     driver = create_driver(neo)
     db = neo.database
     profiles = ProfileReader(repo=ProfileRepository(driver, database=db), vault=vault)
@@ -128,21 +142,29 @@ def build_container(
     authz = Authorizer(PolicyRepository(driver, database=db))
     auth = AuthService(PrincipalRepository(driver, database=db), authz, auth_settings)
     audit = AuditService(GroupCommitAuditStore(AuditRepository(driver, database=db)))
+    hmac_key = privacy.hmac_key.encode("utf-8")
+    catalog = CatalogService(repo=CatalogRepository(driver, database=db), sample_values=privacy.catalog_sample_values,
+                             refresh_seconds=privacy.catalog_refresh_seconds)
+    scanner = IngestScanner(catalog=catalog, policy=ingest_policy, hmac_key=hmac_key) if privacy.ingest_scan else None
     pipeline = Pipeline(authz=authz, profiles=profiles, consents=consents, consent_policy=consent_policy,
                         masking=masking, audit=audit, jurisdiction=consent_settings.jurisdiction,
-                        hmac_key=privacy.hmac_key.encode("utf-8"))
+                        hmac_key=hmac_key, catalog=catalog)
     erasure = ErasureRepository(driver, database=db)
     erase = partial(erase_profile, vault=vault, repo=erasure, audit=audit, suppress=privacy.suppression)
-    admin = AdminService(pipeline=pipeline, auth=auth, traits=TraitService(TraitRepository(driver, database=db), vault=vault),
-                         consents=consents, erase=erase)
+    traits = TraitService(TraitRepository(driver, database=db), vault=vault)
+    admin = AdminService(pipeline=pipeline, auth=auth, traits=traits, consents=consents, erase=erase)
+    dsr = DsrService(repo=DsrRepository(driver, database=db), pipeline=pipeline, traits=traits,
+                     export_dir=privacy.dsr_export_dir, deadline_days=privacy.dsr_deadline_days, erasure=erase)
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
         ingest=IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
                              vault=vault, consents=consents, jurisdiction=consent_settings.jurisdiction,
-                             suppressed=erasure.suppressed if privacy.suppression else None),
+                             suppressed=erasure.suppressed if privacy.suppression else None, scanner=scanner),
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
         segments=SegmentService(repo=SegmentRepository(driver, database=db),
                                 sealed_trait=is_pii_trait if vault.enabled else None),
-        vault=vault, privacy=privacy, crypto=crypto, erase=erase,
+        vault=vault, privacy=privacy, crypto=crypto, erase=erase, catalog=catalog, dsr=dsr,
+        retention=RetentionService(repo=RetentionRepository(driver, database=db), audit=audit,
+                                   policy=retention_policy, batch_size=privacy.retention_batch_size),
     )

@@ -176,6 +176,18 @@ def _safe_request_id(rid: str | None) -> str | None:
     return rid
 
 
+def field_ref(prefix: str, name: str) -> str:
+    """An auditable field name for a key: as is when it is a plain ASCII name, else its UTF-8 hex
+    (`traits.x:e6898be6a99f` for 手機; reversible, still a name and not a value), else a hash."""
+    plain = f"{prefix}.{name}"
+    if _FIELD_NAME.fullmatch(plain) and not _PII.search(plain):
+        return plain
+    encoded = f"{prefix}.x:{name.encode('utf-8').hex()}"
+    if len(encoded) <= 128:
+        return encoded
+    return f"{prefix}.h:{hashlib.sha256(name.encode('utf-8')).hexdigest()[:32]}"
+
+
 def _check_fields(name: str, names: tuple[str, ...]) -> None:
     if len(names) > MAX_FIELDS:
         raise InvalidAuditEvent(name, f"at most {MAX_FIELDS} field names")

@@ -7,6 +7,7 @@ loader all call `IngestService.ingest`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from privacy.vault import FieldVault, is_pii_identifier
 SUPPRESSED = "suppressed_identity"
 # Interaction fields that may carry personal data (free-form JSON, URLs with query strings).
 SEALED_INTERACTION_FIELDS = ("properties", "context", "page_url", "referrer")
+from privacy.ingest_scan import IngestScanner
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,12 @@ class IngestService:
     def __init__(self, *, repo: IdentityRepository, settings: CollectSettings, rules: IdentityRules,
                  vault: FieldVault, consents: ConsentRepository | None = None,
                  jurisdiction: Jurisdiction = Jurisdiction.TW_PDPA,
-                 suppressed: Callable[[list[str]], set[str]] | None = None) -> None:
+                 suppressed: Callable[[list[str]], set[str]] | None = None,
+                 scanner: IngestScanner | None = None) -> None:
         self.repo = repo
         self.vault = vault
         self.suppressed = suppressed
+        self.scanner = scanner
         self.coalescer: Coalescer | None = None
         self.consents = consents
         self.jurisdiction = jurisdiction
@@ -190,6 +194,8 @@ class IngestService:
             raw_events, received_at=received_at, sent_at=sent_at, forced_type=forced_type, sec_gpc=sec_gpc)
         if accepted and self.suppressed is not None:
             accepted = self._drop_suppressed(accepted, result, workspace=workspace)
+        if accepted and self.scanner is not None:
+            accepted = self.scan(accepted, result, workspace=workspace)
         if not accepted:
             return result
         self.store(accepted, result, workspace=workspace, source=source)
@@ -219,6 +225,27 @@ class IngestService:
                                    "stored", None))
             else:
                 kept.append((i, ev))
+        result.rejected.sort(key=lambda r: r.index)
+        return kept
+
+    def scan(self, accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, *,
+             workspace: str) -> list[tuple[int, NormalizedEvent]]:
+        """Trait catalog + free-text scanning + the ingest policy; refused events become rejections."""
+        assert self.scanner is not None
+        # context.traits is stored with the interaction's context: it gets the same treatment.
+        ctx_traits = [ev.context["traits"] if isinstance(ev.context.get("traits"), dict) else {} for _, ev in accepted]
+        scanned = self.scanner.scan_batch(workspace=workspace, events=[
+            (ev.traits, ev.properties, ctx) for (_, ev), ctx in zip(accepted, ctx_traits, strict=True)])
+        kept: list[tuple[int, NormalizedEvent]] = []
+        for (i, ev), ctx, out in zip(accepted, ctx_traits, scanned, strict=True):
+            if out.refusal is not None:
+                result.rejected.append(Rejection(i, out.refusal.code, out.refusal.message, out.refusal.field))
+            elif out.traits is ev.traits and out.properties is ev.properties and out.context_traits is ctx:
+                kept.append((i, ev))
+            else:
+                context = ev.context if out.context_traits is ctx else {**ev.context, "traits": out.context_traits}
+                kept.append((i, dataclasses.replace(ev, traits=out.traits, properties=out.properties,
+                                                    context=context)))
         result.rejected.sort(key=lambda r: r.index)
         return kept
 

@@ -4,9 +4,12 @@ Rules, in order:
 1. Anything unexpected denies: an unknown purpose, channel or jurisdiction, a policy without
    the jurisdiction or purpose, a naive `now`, records that are not ConsentRecords of one
    subject, or any error while deciding.
-2. GPC denies marketing, sale and ads (and any purpose whose rule has `gpc_blocks`).
-3. A standing marketing refusal (on the asked channel or `any`) denies sale and ads too.
-4. The standing record for (purpose, channel) decides, with fallback to channel `any`:
+2. A person who restricted processing (GDPR Art. 18, a data-subject request) is refused for
+   every purpose except `legal_obligation` and `security` (`restricted=True`; the caller reads
+   the flag from the profile and passes it in).
+3. GPC denies marketing, sale and ads (and any purpose whose rule has `gpc_blocks`).
+4. A standing marketing refusal (on the asked channel or `any`) denies sale and ads too.
+5. The standing record for (purpose, channel) decides, with fallback to channel `any`:
    - per channel the latest record counts (by captured_at, ties broken by the larger id);
    - a refusal on the asked channel always stands; a refusal on `any` stands unless a
      channel-specific record is strictly newer (so a broad "yes" never reopens a channel the
@@ -14,10 +17,10 @@ Rules, in order:
    - grants count only when given on the consent basis, captured at or before `now`, and not
      expired (`expires_at`, else captured_at + the policy's consent_expiry_days);
    - refusals (denied or withdrawn) never expire and count as soon as they exist.
-5. A refusal denies when the rule's `objection_blocks` (always so when consent is required);
+6. A refusal denies when the rule's `objection_blocks` (always so when consent is required);
    otherwise the purpose may still rest on its non-consent basis.
-6. A standing grant allows on the consent basis when the rule accepts consent.
-7. Otherwise the rule's first non-consent basis allows; failing that, deny.
+7. A standing grant allows on the consent basis when the rule accepts consent.
+8. Otherwise the rule's first non-consent basis allows; failing that, deny.
 
 Records are not filtered by their own jurisdiction: a consent or a refusal is the person's,
 wherever it was captured.
@@ -40,6 +43,9 @@ from consent.model import (
     Purpose,
 )
 from consent.policy import OBJECTION_FLOOR, ConsentPolicy
+
+# What a restricted person's data may still be processed for.
+RESTRICTION_EXEMPT = frozenset({Purpose.legal_obligation, Purpose.security})
 
 _E = TypeVar("_E", bound=Enum)
 
@@ -131,7 +137,7 @@ def _records_ok(records: Any) -> bool:
 
 def _decide(
     purpose: Any, channel: Any, jurisdiction: Any, records: Any, policy: ConsentPolicy,
-    now: Any, gpc: bool,
+    now: Any, gpc: bool, restricted: bool = False,
 ) -> Decision:
     p = _enum(Purpose, purpose)
     if p is None:
@@ -151,6 +157,10 @@ def _decide(
         return _deny("invalid_records")
     if not isinstance(gpc, bool):
         return _deny("invalid_gpc")
+    if not isinstance(restricted, bool):
+        return _deny("invalid_restriction")
+    if restricted and p not in RESTRICTION_EXEMPT:
+        return _deny("processing_restricted")
 
     if gpc and (p in OBJECTION_FLOOR or rule.gpc_blocks):
         return _deny("gpc_objection")
@@ -181,10 +191,11 @@ def _decide(
 def decide(
     *, purpose: Purpose, channel: Channel, jurisdiction: Jurisdiction,
     records: Sequence[ConsentRecord], policy: ConsentPolicy, now: datetime, gpc: bool = False,
+    restricted: bool = False,
 ) -> Decision:
     """Whether `purpose` may be pursued on `channel` for one subject now; denies when unsure."""
     try:
-        return _decide(purpose, channel, jurisdiction, records, policy, now, gpc)
+        return _decide(purpose, channel, jurisdiction, records, policy, now, gpc, restricted)
     except Exception:  # noqa: BLE001 - fail closed: no bug or odd input may become "allowed"
         return _deny("evaluation_error")
 
@@ -192,12 +203,13 @@ def decide(
 def decide_many(
     *, purpose: Purpose, channels: Iterable[Channel], jurisdiction: Jurisdiction,
     records: Sequence[ConsentRecord], policy: ConsentPolicy, now: datetime, gpc: bool = False,
+    restricted: bool = False,
 ) -> dict[Channel, Decision]:
     """One decision per channel for the same purpose, subject and moment."""
     return {
         ch: decide(
             purpose=purpose, channel=ch, jurisdiction=jurisdiction, records=records,
-            policy=policy, now=now, gpc=gpc,
+            policy=policy, now=now, gpc=gpc, restricted=restricted,
         )
         for ch in channels
     }

@@ -71,31 +71,52 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "erasure suppression list", (
         "CREATE CONSTRAINT suppression_key IF NOT EXISTS FOR (s:Suppression) REQUIRE s.key IS UNIQUE",
     )),
+    Migration(6, "trait catalog, data-subject requests, retention", (
+        "CREATE CONSTRAINT catalog_entry_id IF NOT EXISTS FOR (c:CatalogEntry) REQUIRE c.id IS UNIQUE",
+        "CREATE INDEX catalog_entry_workspace IF NOT EXISTS FOR (c:CatalogEntry) ON (c.workspace, c.scope)",
+        "CREATE CONSTRAINT dsr_case_id IF NOT EXISTS FOR (d:DsrCase) REQUIRE d.id IS UNIQUE",
+        "CREATE INDEX dsr_case_workspace IF NOT EXISTS FOR (d:DsrCase) ON (d.workspace, d.received_at)",
+        "CREATE INDEX interaction_type_ts IF NOT EXISTS FOR (e:Interaction) ON (e.type, e.ts)",
+        # A policy store seeded before this version gets the new default rule (access/default_policy.csv).
+        ("MATCH (v:PolicyVersion {id: 'global'}) WHERE v.version > 0 "
+         "MERGE (r:PolicyRule {key: 'p|role:compliance_officer|*|dsr|*|allow'}) "
+         "ON CREATE SET r.ptype = 'p', r.v = ['role:compliance_officer', '*', 'dsr', '*', 'allow'], "
+         "r.created_at = toString(datetime()), r.created_by = 'migration:6', v.version = v.version + 1"),
+    )),
 )
 
-LATEST_VERSION = MIGRATIONS[-1].version
+LATEST_VERSION = max(m.version for m in MIGRATIONS)
 
 _RECORD = (
     "MERGE (m:SchemaMigration {version: $version}) "
     "ON CREATE SET m.name = $name, m.applied_at = $now"
 )
-_CURRENT = "MATCH (m:SchemaMigration) RETURN coalesce(max(m.version), 0) AS version"
+_APPLIED = "MATCH (m:SchemaMigration) RETURN collect(m.version) AS versions"
+
+
+def applied_versions(driver: neo4j.Driver, *, database: str) -> set[int]:
+    """Every schema version recorded as applied."""
+    records, _, _ = driver.execute_query(_APPLIED, database_=database, routing_=neo4j.RoutingControl.READ)
+    return set(records[0]["versions"])
 
 
 def current_version(driver: neo4j.Driver, *, database: str) -> int:
-    """The highest applied schema version (0 for an empty database)."""
-    records, _, _ = driver.execute_query(
-        _CURRENT, database_=database, routing_=neo4j.RoutingControl.READ
-    )
-    return int(records[0]["version"])
+    """The schema version: the highest one up to which every known migration is applied (0 = none)."""
+    applied = applied_versions(driver, database=database)
+    version = 0
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+        if migration.version not in applied:
+            break
+        version = migration.version
+    return version
 
 
 def apply_migrations(driver: neo4j.Driver, *, database: str) -> list[int]:
-    """Apply every migration newer than the current version; returns the versions applied."""
-    done = current_version(driver, database=database)
+    """Apply every migration not applied yet (by version, so a gap filled later is applied too)."""
+    done = applied_versions(driver, database=database)
     applied = []
-    for migration in MIGRATIONS:
-        if migration.version <= done:
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+        if migration.version in done:
             continue
         for statement in migration.statements:
             driver.execute_query(statement, database_=database)

@@ -17,7 +17,7 @@ from graph.driver import to_native as _native
 from graph.identity import TRAIT_PREFIX
 
 # Times come back as ISO text (see graph.driver.from_iso); traits as [key, value] pairs.
-_PROFILE_MAP = """p {.id, .workspace, .status, .trait_meta, .merged_into,
+_PROFILE_MAP = """p {.id, .workspace, .status, .trait_meta, .merged_into, .restricted,
          first_seen: toString(p.first_seen), last_seen: toString(p.last_seen),
          traits: [k IN keys(p) WHERE k STARTS WITH 'trait.' | [k, p[k]]]}"""
 PROFILE_BY_ID = """
@@ -177,6 +177,7 @@ class ProfileRecord:
     first_seen: datetime | None
     last_seen: datetime | None
     merged_into: str | None
+    restricted: bool = False  # processing restricted by a data-subject request
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ def _profile(p: dict[str, Any], idents: list[list[str]], interactions: int) -> P
         identifiers=tuple(sorted((t, v) for t, v in idents if t is not None)),
         interactions=int(interactions),
         first_seen=from_iso(p.get("first_seen")), last_seen=from_iso(p.get("last_seen")),
-        merged_into=p.get("merged_into"),
+        merged_into=p.get("merged_into"), restricted=bool(p.get("restricted")),
     )
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
+import logging
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
+from privacy.prefilter import may_hold_pii
 from privacy.recognizers import CjkContextEnhancer, build_recognizers
+
+__all__ = ["ENTITIES", "PiiFinding", "contains_pii", "may_hold_pii", "normalize", "scan_text", "scan_texts"]
 
 # One routing key for mixed zh/en text; "zh" is registered too for direct engine users.
 LANGUAGE = "en"
@@ -82,6 +88,9 @@ def normalize(text: str) -> NormalizedText:
 @functools.cache
 def get_analyzer() -> AnalyzerEngine:
     """Build (once) the offline Presidio engine with Veil's recognizers."""
+    # Presidio logs "Fetching all recognizers" at INFO on every analyze call: on the ingestion
+    # path that is a JSON log line per scanned value.
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
     nlp_engine = NoOpNlpEngine(
         models=[{"lang_code": lang, "model_name": "no_op"} for lang in LANGUAGES]
     )
@@ -128,6 +137,34 @@ def scan_text(
         start, end = norm.to_source(r.start, r.end)
         findings.append(PiiFinding(r.entity_type, start, end, round(r.score, 4), text[start:end]))
     return _resolve_overlaps(findings)
+
+
+# Joins texts scanned in one pass. Every pattern is edge-guarded and every context window ends
+# at a line break, so nothing matches or boosts across it (tests/privacy check the corpus).
+BATCH_SEPARATOR = "\n\n"
+
+
+def scan_texts(texts: Sequence[str], *, min_score: float = 0.5) -> list[list[PiiFinding]]:
+    """`scan_text` for many texts in one analyzer pass: the same findings, about half the cost."""
+    norms = [normalize(t) for t in texts]
+    starts: list[int] = []
+    pos = 0
+    for n in norms:
+        starts.append(pos)
+        pos += len(n.text) + len(BATCH_SEPARATOR)
+    per_text: list[list[PiiFinding]] = [[] for _ in texts]
+    joined = BATCH_SEPARATOR.join(n.text for n in norms)
+    if not joined.strip():
+        return per_text
+    for r in get_analyzer().analyze(joined, language=LANGUAGE, score_threshold=min_score):
+        i = bisect.bisect_right(starts, r.start) - 1
+        start, end = r.start - starts[i], r.end - starts[i]
+        if end > len(norms[i].text):
+            continue  # would span a separator: not a finding of any one text
+        src_start, src_end = norms[i].to_source(start, end)
+        per_text[i].append(PiiFinding(r.entity_type, src_start, src_end, round(r.score, 4),
+                                      texts[i][src_start:src_end]))
+    return [_resolve_overlaps(f) for f in per_text]
 
 
 def contains_pii(text: str, *, min_score: float = 0.5) -> bool:

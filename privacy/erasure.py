@@ -34,6 +34,7 @@ from privacy.vault import FieldVault
 # The reason is a case reference (e.g. DSR-2026-0042 or gdpr_art17): it goes into the audit trail,
 # which holds ids and codes only, never personal data.
 REASON = re.compile(r"[A-Za-z0-9_.:/+=,\-]{1,100}")
+DSR_REASON = re.compile(r"dsr:dsr-[0-9a-f]{16}")
 
 
 class ProfileNotFound(LookupError):
@@ -65,7 +66,8 @@ def erase_profile(*, vault: FieldVault, repo: ErasureRepository, audit: AuditSer
                   actor_kind: str = "user") -> ErasureReport:
     """Crypto-shred a person (their whole merged cluster) and purge their data from the live graph."""
     reason = reason.strip()
-    if not REASON.fullmatch(reason) or "@" in reason or re.search(r"\d{7,}", reason):
+    generated = DSR_REASON.fullmatch(reason) is not None  # a Veil case id: random hex, not personal data
+    if not REASON.fullmatch(reason) or "@" in reason or (not generated and re.search(r"\d{7,}", reason)):
         raise ValueError("reason must be a case reference of 1-100 letters, digits or _.:/+=,- "
                          "(e.g. DSR-2026-0042), never personal data")
     cluster = repo.cluster(workspace=workspace, profile_id=profile_id)

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,19 +34,49 @@ class PiiCategory(StrEnum):
     NON_PII = "non_pii"
 
 
-# Trait names whose category is known up front; the trait catalog (privacy issue) refines this.
+# Trait names whose category is known up front. Matching ignores case and separators
+# (`phoneNumber`, `Phone-Number` and `phone_number` are one name); the trait catalog
+# (privacy/catalog.py) records the decision per workspace and lets an admin override it.
 TRAIT_CATEGORIES: dict[str, PiiCategory] = {
-    **dict.fromkeys(("email", "phone", "mobile", "phone_number", "phoneNumber", "cellphone", "name",
-                     "first_name", "last_name", "firstName", "lastName", "line_user_id", "lineUserId"),
-                    PiiCategory.CONTACT),
-    **dict.fromkeys(("national_id", "tw_id", "hkid", "id_number", "passport"), PiiCategory.GOVERNMENT_ID),
-    **dict.fromkeys(("card_number", "iban", "bank_account"), PiiCategory.FINANCIAL),
-    **dict.fromkeys(("address", "street", "city", "district", "postal_code", "zip"), PiiCategory.LOCATION),
-    **dict.fromkeys(("birthday", "birth_date", "birthdate", "dob"), PiiCategory.BIRTH_DATE),
+    **dict.fromkeys(("email", "phone", "mobile", "phone_number", "cellphone", "cell_phone", "mobile_phone",
+                     "telephone", "tel", "name", "full_name", "first_name", "last_name", "line_user_id", "line_id",
+                     "手機", "手机", "電話", "电话", "行動電話", "聯絡電話", "手提電話", "電郵", "電子郵件", "电子邮件",
+                     "信箱", "姓名", "名字"), PiiCategory.CONTACT),
+    **dict.fromkeys(("national_id", "tw_id", "hkid", "id_number", "passport", "passport_number",
+                     "身分證", "身份證", "身分證字號", "身份證號碼", "身份证", "身份证号", "證件號碼", "護照", "护照"),
+                    PiiCategory.GOVERNMENT_ID),
+    **dict.fromkeys(("card_number", "credit_card", "iban", "bank_account", "信用卡", "卡號", "卡号", "銀行帳號"),
+                    PiiCategory.FINANCIAL),
+    **dict.fromkeys(("address", "street", "city", "district", "postal_code", "postcode", "zip", "zip_code",
+                     "地址", "住址", "通訊地址", "地区", "地區", "郵遞區號", "邮编"), PiiCategory.LOCATION),
+    **dict.fromkeys(("birthday", "birth_date", "birthdate", "date_of_birth", "dob", "生日", "出生日期", "出生年月日"),
+                    PiiCategory.BIRTH_DATE),
     **dict.fromkeys(("member_tier", "tier", "plan", "language", "locale", "currency", "store_id",
-                     "member_since", "signup_channel"), PiiCategory.NON_PII),
-    **dict.fromkeys(("notes", "note", "comment", "message", "description"), PiiCategory.FREE_TEXT),
+                     "member_since", "signup_channel", "會員等級", "会员等级",
+                     # Segment e-commerce properties
+                     "order_id", "product_id", "products", "sku", "revenue", "total", "price", "quantity",
+                     "category", "coupon", "discount", "shipping", "tax", "brand", "variant", "cart_id",
+                     "checkout_id"), PiiCategory.NON_PII),
+    **dict.fromkeys(("notes", "note", "comment", "comments", "message", "description", "備註", "备注", "留言"),
+                    PiiCategory.FREE_TEXT),
 }
+# Parts of longer names that give the category away ("home_address", "customer_email", "聯絡手機").
+NAME_STEMS: tuple[tuple[str, PiiCategory], ...] = (
+    *((s, PiiCategory.GOVERNMENT_ID) for s in ("nationalid", "passport", "hkid", "身分證", "身份證", "身份证")),
+    *((s, PiiCategory.FINANCIAL) for s in ("cardnumber", "creditcard", "iban", "bankaccount", "信用卡", "卡號")),
+    *((s, PiiCategory.BIRTH_DATE) for s in ("birthday", "birthdate", "dateofbirth", "生日", "出生")),
+    *((s, PiiCategory.CONTACT) for s in ("email", "phone", "mobile", "手機", "手机", "電話", "电话", "信箱")),
+    *((s, PiiCategory.LOCATION) for s in ("address", "postalcode", "zipcode", "地址", "住址")),
+)
+_KEY_SEPARATORS = re.compile(r"[\s_\-.:/]+")
+
+
+def normalize_key(name: str) -> str:
+    """A key name folded for matching: NFKC, lower case, no separators."""
+    return _KEY_SEPARATORS.sub("", unicodedata.normalize("NFKC", name).lower())
+
+
+_NAMES: dict[str, PiiCategory] = {normalize_key(k): v for k, v in TRAIT_CATEGORIES.items()}
 IDENTIFIER_CATEGORIES: dict[str, PiiCategory] = {
     "email": PiiCategory.CONTACT, "phone": PiiCategory.CONTACT, "line_user_id": PiiCategory.CONTACT,
     "user_id": PiiCategory.NON_PII, "member_id": PiiCategory.NON_PII, "anonymous_id": PiiCategory.NON_PII,
@@ -53,9 +84,23 @@ IDENTIFIER_CATEGORIES: dict[str, PiiCategory] = {
 }
 
 
+def category_by_name(name: str) -> PiiCategory | None:
+    """The category a key's name gives away (exact name, then a telling part), or None."""
+    key = normalize_key(name)
+    found = _NAMES.get(key)
+    if found is not None:
+        return found
+    for stem, category in NAME_STEMS:
+        if stem in key:
+            return category
+    return None
+
+
 def trait_category(name: str) -> PiiCategory:
-    """Category of a trait; unknown traits count as free text (masked unless a rule allows)."""
-    return TRAIT_CATEGORIES.get(name, PiiCategory.FREE_TEXT)
+    """Category of a trait by its name alone; unknown traits count as free text (masked unless allowed).
+
+    The read pipeline asks the trait catalog first, which falls back to this."""
+    return category_by_name(name) or PiiCategory.FREE_TEXT
 
 
 def identifier_category(kind: str) -> PiiCategory:

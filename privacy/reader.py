@@ -15,7 +15,7 @@ from typing import Any
 
 from consent.model import ConsentRecord
 from graph.profiles import MergeRecord, ProfileFilter, ProfileRecord, ProfileRepository
-from privacy.vault import FieldVault
+from privacy.vault import FieldVault, is_sealed
 
 
 class ProfileReader:
@@ -36,6 +36,11 @@ class ProfileReader:
                                   if o is not None))
             out.append(replace(r, traits={k: v for k, v in traits.items() if v is not None}, identifiers=idents))
         return out
+
+    def open_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows (e.g. interactions with sealed properties, context, URLs) with sealed values opened."""
+        self.vault.preload([v for r in rows for v in r.values() if is_sealed(v)])
+        return [{k: self.vault.open(v) if is_sealed(v) else v for k, v in r.items()} for r in rows]
 
     def get_profile(self, *, workspace: str, profile_id: str) -> ProfileRecord | None:
         """A profile by id, opened (None when missing or in another workspace)."""

@@ -8,6 +8,8 @@ from access.auth import AuthError
 from access.authz import Forbidden
 from access.pipeline import ConsentDenied, NotFound
 from audit.service import AuditUnavailable
+from privacy.catalog import CatalogError
+from privacy.dsr import DsrError
 from segments.model import SegmentError
 
 
@@ -37,6 +39,11 @@ def to_graphql(exc: Exception) -> GraphQLError | None:
         return GraphQLError(exc.message, extensions={
             "code": "BAD_REQUEST", "reason": exc.code,
             "issues": [{"path": i.path, "code": i.code, "message": i.message} for i in exc.issues]})
+    if isinstance(exc, DsrError):
+        code = "NOT_FOUND" if exc.code in ("case_not_found", "subject_not_found") else "BAD_REQUEST"
+        return GraphQLError(exc.message, extensions={"code": code, "reason": exc.code})
+    if isinstance(exc, CatalogError):
+        return GraphQLError(exc.message, extensions={"code": "BAD_REQUEST", "reason": exc.code})
     if isinstance(exc, ClientError):
         return GraphQLError(exc.message, extensions={"code": exc.code})
     return None

@@ -25,6 +25,7 @@ from strawberry.types import Info
 
 from access.pipeline import ReadContext
 from api.graphql.errors import ClientError, to_graphql
+from api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from api.graphql.types import (
     MAX_PAGE,
     ApiKeyCreated,
@@ -79,7 +80,7 @@ class ProfileFilterInput:
 
 
 @strawberry.type
-class Query:
+class Query(PrivacyQuery):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
@@ -157,7 +158,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(PrivacyMutation):
     @strawberry.mutation(description="Log in as a staff user; returns a short-lived token")
     async def login(self, info: Info, username: str, password: str, workspace: str) -> LoginResult:
         veil = info.context["veil"]

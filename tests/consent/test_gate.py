@@ -324,3 +324,25 @@ def test_notice_hash_is_sha256_of_normalised_wording():
     assert notice_hash("line one\r\nline two") == notice_hash("line one\nline two")
     assert notice_hash("caf\u0065\u0301") == notice_hash("caf\u00e9")  # NFD vs NFC
     assert notice_hash("v1 wording") != notice_hash("v2 wording")
+
+
+# --- restriction of processing (a data-subject request) --------------------------------------
+
+@pytest.mark.parametrize("purpose", list(Purpose))
+def test_a_restricted_person_is_refused_except_for_legal_obligation_and_security(policy, purpose):
+    granted = [rec(f"g-{p.value}", p, G, NOW - timedelta(days=1)) for p in Purpose]
+    d = decide(purpose=purpose, channel=Channel.email, jurisdiction=GDPR, records=granted, policy=policy, now=NOW,
+               restricted=True)
+    if purpose in (Purpose.legal_obligation, Purpose.security):
+        assert d.allowed
+    else:
+        assert d == Decision(False, "processing_restricted")
+    unrestricted = decide(purpose=purpose, channel=Channel.email, jurisdiction=GDPR, records=granted, policy=policy,
+                          now=NOW)
+    assert unrestricted.allowed
+
+
+def test_a_non_boolean_restriction_flag_fails_closed(policy):
+    d = decide(purpose=Purpose.security, channel=Channel.any, jurisdiction=GDPR, records=[], policy=policy, now=NOW,
+               restricted="no")  # type: ignore[arg-type]
+    assert d == Decision(False, "invalid_restriction")

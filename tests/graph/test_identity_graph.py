@@ -99,6 +99,26 @@ def test_migrations_are_idempotent(container):
     assert {"identifier_key", "profile_id", "interaction_key"} <= set(constraints)
 
 
+def test_a_gap_in_migration_versions_filled_later_is_applied(container, monkeypatch):
+    import graph.migrations as m
+
+    db = container.neo4j.database
+    later = m.Migration(1_000_002, "test: applied first", ())
+    gap = m.Migration(1_000_001, "test: merged in later", (
+        "CREATE INDEX test_gap_probe IF NOT EXISTS FOR (x:TestGapProbe) ON (x.id)",))
+    try:
+        monkeypatch.setattr(m, "MIGRATIONS", (*m.MIGRATIONS, later))
+        assert m.apply_migrations(container.driver, database=db) == [later.version]
+        monkeypatch.setattr(m, "MIGRATIONS", (*m.MIGRATIONS, gap))
+        assert m.current_version(container.driver, database=db) == LATEST_VERSION  # 1_000_001 still missing
+        assert m.apply_migrations(container.driver, database=db) == [gap.version]
+        assert m.current_version(container.driver, database=db) == later.version
+        assert "test_gap_probe" in cypher(container, "SHOW INDEXES YIELD name RETURN collect(name) AS n")[0]["n"]
+    finally:
+        container.driver.execute_query("MATCH (s:SchemaMigration) WHERE s.version > 1000000 DELETE s", database_=db)
+        container.driver.execute_query("DROP INDEX test_gap_probe IF EXISTS", database_=db)
+
+
 def test_coalesced_requests_keep_per_request_results(container, workspace):
     from collect.coalesce import Coalescer
     from collect.service import IngestService
