@@ -32,11 +32,9 @@ from graph.identity import (
     IdentityRepository,
     StoredProfile,
 )
-from privacy.vault import FieldVault, is_pii_identifier
+from privacy.vault import SEALED_INTERACTION_FIELDS, FieldVault, is_pii_identifier
 
 SUPPRESSED = "suppressed_identity"
-# Interaction fields that may carry personal data (free-form JSON, URLs with query strings).
-SEALED_INTERACTION_FIELDS = ("properties", "context", "page_url", "referrer")
 
 
 @dataclass(frozen=True)
