@@ -103,3 +103,41 @@ def profiles_erase(
     print(json.dumps(report.as_dict()))
     console.print(f"erased {report.profiles_erased} profile(s) of {report.profile_id}: "
                   f"{report.keys_shredded} data keys shredded, {report.identifiers_suppressed} identifiers suppressed")
+
+
+@keys_app.command("encrypt-existing")
+def keys_encrypt_existing(workspace: Workspace = None,
+                          page_size: Annotated[int, typer.Option(help="Nodes per transaction")] = 500) -> None:
+    """Encrypt a workspace stored before field encryption: blind-index PII identifier keys and seal
+    PII values (safe to run again)."""
+    import json
+
+    from graph.upgrade import UpgradeRepository
+    from privacy.upgrade import encrypt_existing
+
+    c = _container()
+    try:
+        ws = workspace or c.app.default_workspace
+        repo = UpgradeRepository(c.driver, database=c.neo4j.database)
+        with _progress() as progress:
+            tasks: dict[str, int] = {}
+
+            def tick(what: str, n: int) -> None:
+                if what not in tasks:
+                    tasks[what] = progress.add_task(f"{what} in {ws}", total=None)
+                progress.advance(tasks[what], n)
+
+            try:
+                report = encrypt_existing(vault=c.vault, repo=repo, workspace=ws, page_size=page_size, progress=tick)
+            except ValueError as exc:
+                console.print(f"[red]{exc}[/red]")
+                raise typer.Exit(2) from exc
+        from api.cli import _audit_cli
+
+        _audit_cli(c, ws, "key_change", "encryption", "encrypted_existing",
+                   profiles=str(report.profiles_sealed), identifiers=str(report.identifiers_rekeyed))
+    finally:
+        c.close()
+    from dataclasses import asdict
+
+    print(json.dumps(asdict(report)))

@@ -33,12 +33,10 @@ from graph.identity import (
     IdentityRepository,
     StoredProfile,
 )
-from privacy.vault import FieldVault, is_pii_identifier
+from privacy.ingest_scan import IngestScanner
+from privacy.vault import SEALED_INTERACTION_FIELDS, FieldVault, is_pii_identifier
 
 SUPPRESSED = "suppressed_identity"
-# Interaction fields that may carry personal data (free-form JSON, URLs with query strings).
-SEALED_INTERACTION_FIELDS = ("properties", "context", "page_url", "referrer")
-from privacy.ingest_scan import IngestScanner
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ from privacy.masking import PiiCategory, identifier_category, trait_category
 
 ENVELOPE = "enc1:"
 BLIND_MARK = "~"
+# Interaction fields that may carry personal data (free-form JSON, URLs with query strings).
+SEALED_INTERACTION_FIELDS = ("properties", "context", "page_url", "referrer")
 
 
 def is_pii_trait(name: str) -> bool:
