@@ -1,12 +1,16 @@
-"""Ingestion with field encryption on vs off, through the collection service, same run.
+"""Ingestion with the privacy layer on vs off, through the collection service, same run.
 
 Workload: the demo brand's events (collect/demo.py: identify/track/page/order events with
 e-mails, phones, names, birthdays and addresses; cookie -> login stitching and merges), in
 batches of 100, posted by N threads to `IngestService.ingest` (validation, normalisation,
 suppression check, identity resolution under lock, graph write). Each round loads the same
-events into a fresh workspace once with encryption on (AES-256-GCM per profile, data keys in a
-SQLite key store) and once with `VEIL_PRIVACY_ENCRYPTION=false`, alternating which goes first.
-Blind indexes are on in both modes (they are the identifier key format).
+events into a fresh workspace in three modes, rotating which goes first:
+
+  off         `VEIL_PRIVACY_ENCRYPTION=false`, `VEIL_PRIVACY_INGEST_SCAN=false`
+  encryption  AES-256-GCM per profile, data keys in a SQLite key store; no scanning
+  all         encryption + the trait catalog and free-text scanning (the default configuration)
+
+Blind indexes are on in every mode (they are the identifier key format).
 
 Prints a table; writes bench/results/ingest_crypto.json. Needs a running Neo4j
 (VEIL_NEO4J_URI, default the `make test` instance).
@@ -71,29 +75,34 @@ def main() -> None:
     apply_migrations(container.driver, database=container.neo4j.database)
     events = list(generate_events(customers=args.customers, seed=11))
     blind, _ = blind_key_from_settings(container.crypto)
-    runs: dict[str, list[dict]] = {"on": [], "off": []}
+    modes = ("all", "encryption", "off")
+    runs: dict[str, list[dict]] = {m: [] for m in modes}
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteKeyStore(Path(tmp) / "bench-keys.db")
+        scanner = container.ingest.scanner
+        if scanner is None:
+            raise SystemExit("ingest scanning is switched off (VEIL_PRIVACY_INGEST_SCAN=false); unset it")
         vaults = {mode: FieldVault(provider=container.vault.provider, store=store, blind_key=blind,
-                                   enabled=(mode == "on"), cache_size=container.crypto.key_cache_size)
-                  for mode in ("on", "off")}
+                                   enabled=(mode != "off"), cache_size=container.crypto.key_cache_size)
+                  for mode in modes}
         services = {mode: IngestService(repo=container.ingest.repo, settings=container.collect,
                                         rules=container.rules, vault=v, consents=container.pipeline.consents,
-                                        suppressed=container.ingest.suppressed)
+                                        suppressed=container.ingest.suppressed,
+                                        scanner=scanner if mode == "all" else None)
                     for mode, v in vaults.items()}
         try:
             warm = f"bench-warm-{uuid.uuid4().hex[:8]}"
-            for mode in ("on", "off"):
+            for mode in modes:
                 run(services[mode], events[:1000], workspace=f"{warm}-{mode}", source="bench", batch=args.batch,
                     concurrency=args.concurrency)
             for rnd in range(args.rounds):
-                order = ("on", "off") if rnd % 2 == 0 else ("off", "on")
+                order = modes[rnd % 3:] + modes[:rnd % 3]
                 for mode in order:
                     ws = f"bench-crypto-{mode}-{uuid.uuid4().hex[:8]}"
                     runs[mode].append(run(services[mode], events, workspace=ws, source="bench", batch=args.batch,
                                           concurrency=args.concurrency))
-                print(f"round {rnd + 1}: on {runs['on'][-1]['events_per_s']:.0f} ev/s, "
-                      f"off {runs['off'][-1]['events_per_s']:.0f} ev/s", file=sys.stderr)
+                print(f"round {rnd + 1}: " + ", ".join(f"{m} {runs[m][-1]['events_per_s']:.0f} ev/s" for m in modes),
+                      file=sys.stderr)
             keys = store.count()
         finally:
             store.close()
@@ -106,20 +115,22 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{os.cpu_count()} cores",
         "params": vars(args), "events_per_round": len(events), "data_keys_created": keys,
-        "on": {k: med("on", k) for k in ("events_per_s", "p50_ms", "p99_ms", "seconds")},
-        "off": {k: med("off", k) for k in ("events_per_s", "p50_ms", "p99_ms", "seconds")},
+        **{m: {k: med(m, k) for k in ("events_per_s", "p50_ms", "p99_ms", "seconds")} for m in modes},
         "rounds": runs,
     }
-    result["ratio_on_to_off"] = result["on"]["events_per_s"] / result["off"]["events_per_s"]
+    result["ratio_encryption_to_off"] = result["encryption"]["events_per_s"] / result["off"]["events_per_s"]
+    result["ratio_all_to_off"] = result["all"]["events_per_s"] / result["off"]["events_per_s"]
     out = ROOT / "bench" / "results" / "ingest_crypto.json"
     out.write_text(json.dumps(result, indent=2))
     print(f"\nIngestion through IngestService, {len(events)} demo events x {args.rounds} rounds, batches of "
           f"{args.batch}, {args.concurrency} threads (medians)")
-    print(f"{'encryption':<12}{'events/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
-    for mode in ("on", "off"):
+    print(f"{'mode':<12}{'events/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'x off':>8}")
+    for mode in modes:
         r = result[mode]
-        print(f"{mode:<12}{r['events_per_s']:>12.0f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}")
-    print(f"ratio on/off: {result['ratio_on_to_off']:.2f} (target >= 0.70)   (written to {out.relative_to(ROOT)})")
+        print(f"{mode:<12}{r['events_per_s']:>12.0f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}"
+              f"{r['events_per_s'] / result['off']['events_per_s']:>8.2f}")
+    print(f"encryption + scanning vs off: {result['ratio_all_to_off']:.2f} (target >= 0.70)   "
+          f"(written to {out.relative_to(ROOT)})")
 
 
 if __name__ == "__main__":

@@ -225,7 +225,20 @@ class CnResidentIdRecognizer(VeilPatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         """Validate checksum, birth date and region code with python-stdnum."""
-        return ric.is_valid(pattern_text)
+        return cn_ric_is_valid(pattern_text)
+
+
+def cn_ric_is_valid(text: str) -> bool:
+    """python-stdnum's check, safe on every input.
+
+    python-stdnum 2.2 raises KeyError (not a ValidationError) for a region code its table
+    lists without a county, e.g. a prefecture-level code such as 110300. It looks the region
+    up last, after the checksum and the birth date passed, and the code exists: count it valid.
+    """
+    try:
+        return bool(ric.is_valid(text))
+    except KeyError:
+        return True
 
 
 # --- phones ---------------------------------------------------------------------------

@@ -324,3 +324,14 @@ def test_parse_birth_date_rejects_impossible_dates() -> None:
     assert parse_birth_date("1990-02-30") is None
     assert parse_birth_date("2999-01-01") is None
     assert parse_birth_date("民國79年5月12日").isoformat() == "1990-05-12"  # type: ignore[union-attr]
+
+
+def test_prc_id_with_a_prefecture_level_region_code_does_not_crash_the_scanner():
+    """python-stdnum raises KeyError for region codes listed without a county (seen at ingest)."""
+    from privacy.detection import scan_texts
+    from privacy.recognizers import cn_ric_is_valid
+
+    assert cn_ric_is_valid("110300199001011231")  # checksum and birth date valid, region 110300 exists
+    assert not cn_ric_is_valid("110300199001011232")  # wrong check digit
+    found = scan_texts(["身份证110300199001011231"])[0]
+    assert [(f.entity_type, f.text) for f in found] == [("CN_RESIDENT_ID", "110300199001011231")]
