@@ -71,6 +71,11 @@ class MaskedProfile:
     purpose: str
     lawful_basis: str | None
     consent_record_id: str | None
+    scores: tuple[MaskedValue, ...] | None = None  # None = not permitted (role or purpose)
+
+
+# Model scores (RFM, lifecycle stage, purchase predictions) are read for these purposes only.
+SCORE_PURPOSES = frozenset({Purpose.analytics, Purpose.marketing})
 
 
 @dataclass(frozen=True)
@@ -149,12 +154,17 @@ class Pipeline:
         counts = ctx.permissions.may_read("interactions")
         if not counts:
             withheld.append("interactions")
+        scores: tuple[MaskedValue, ...] | None = None
+        if ctx.permissions.may_read("scores") and ctx.purpose in SCORE_PURPOSES:
+            scores = tuple(MaskedValue(k, v, PiiCategory.NON_PII, "plain") for k, v in sorted(profile.scores.items()))
+        else:
+            withheld.append("scores")
         return MaskedProfile(
             id=profile.id, first_seen=profile.first_seen, last_seen=profile.last_seen, traits=tuple(traits),
             identifiers=tuple(identifiers) if identifiers is not None else None,
             interaction_count=profile.interactions if counts else None, withheld=tuple(withheld),
             purpose=ctx.purpose.value, lawful_basis=decision.lawful_basis.value if decision.lawful_basis else None,
-            consent_record_id=decision.record_id)
+            consent_record_id=decision.record_id, scores=scores)
 
     def _mask_fields(self, ctx: ReadContext, items: list[tuple[str, Any]], categorize: Any, prefix: str,
                      withheld: list[str]) -> list[MaskedValue]:
@@ -194,7 +204,8 @@ class Pipeline:
             raise ConsentDenied(decision)
         masked = self.mask(ctx, profile, decision)
         returned = [f"traits.{t.name}" for t in masked.traits] + (
-            [f"identifiers.{i.name}" for i in masked.identifiers] if masked.identifiers is not None else [])
+            [f"identifiers.{i.name}" for i in masked.identifiers] if masked.identifiers is not None else []) + (
+            [f"scores.{s.name}" for s in masked.scores] if masked.scores is not None else [])
         masked_fields = [f"traits.{t.name}" for t in masked.traits if t.strategy != "plain"] + (
             [f"identifiers.{i.name}" for i in masked.identifiers if i.strategy != "plain"]
             if masked.identifiers is not None else [])

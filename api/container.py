@@ -11,6 +11,8 @@ from access.auth import DEV_JWT_SECRET, AuthService, AuthSettings
 from access.authz import Authorizer
 from access.pipeline import Pipeline
 from access.principal import ROLES
+from analytics.service import AnalyticsService
+from analytics.settings import AnalyticsSettings
 from api.settings import AppSettings
 from audit.group import GroupCommitAuditStore
 from audit.service import AuditService
@@ -22,6 +24,7 @@ from collect.traits import TraitService
 from consent.model import Purpose
 from consent.policy import load_policy
 from consent.settings import ConsentSettings
+from graph.analytics import AnalyticsRepository
 from graph.audit import AuditRepository
 from graph.consents import ConsentRepository
 from graph.driver import create_driver
@@ -34,6 +37,7 @@ from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
 from privacy.masking import load_masking_policy
 from privacy.settings import DEV_HMAC_KEY, PrivacySettings
+from segments.realtime import RealtimeEvaluator
 from segments.service import SegmentService
 
 
@@ -58,6 +62,9 @@ class Container:
     admin: AdminService
     audit: AuditService
     segments: SegmentService
+    analytics_settings: AnalyticsSettings
+    analytics: AnalyticsService
+    realtime: RealtimeEvaluator | None
 
     def close(self) -> None:
         """Release the driver."""
@@ -65,12 +72,14 @@ class Container:
 
 
 def build_container(
-    *, app: AppSettings | None = None, neo: Neo4jSettings | None = None, collect: CollectSettings | None = None
+    *, app: AppSettings | None = None, neo: Neo4jSettings | None = None, collect: CollectSettings | None = None,
+    analytics: AnalyticsSettings | None = None,
 ) -> Container:
     """Read settings from the environment (unless given) and wire the services."""
     app = app or AppSettings()
     neo = neo or Neo4jSettings()
     collect = collect or CollectSettings()
+    analytics_settings = analytics or AnalyticsSettings()
     auth_settings, privacy, consent_settings = AuthSettings(), PrivacySettings(), ConsentSettings()
     if app.env == "prod":
         for name, value, default in (("VEIL_NEO4J_PASSWORD", neo.password, DEV_PASSWORD),
@@ -95,11 +104,20 @@ def build_container(
                         hmac_key=privacy.hmac_key.encode("utf-8"))
     admin = AdminService(pipeline=pipeline, auth=auth, traits=TraitService(TraitRepository(driver, database=db)),
                          consents=consents)
+    segments = SegmentService(repo=SegmentRepository(driver, database=db),
+                              purchase_events=analytics_settings.purchase_events)
+    ingest = IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
+                           consents=consents, jurisdiction=consent_settings.jurisdiction)
+    realtime = None
+    if analytics_settings.realtime_segments:
+        realtime = RealtimeEvaluator(segments)
+        ingest.on_written.append(realtime.notify)
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
-        ingest=IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
-                             consents=consents, jurisdiction=consent_settings.jurisdiction),
+        ingest=ingest,
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
-        segments=SegmentService(repo=SegmentRepository(driver, database=db)),
+        segments=segments, realtime=realtime,
+        analytics_settings=analytics_settings,
+        analytics=AnalyticsService(repo=AnalyticsRepository(driver, database=db), settings=analytics_settings),
     )

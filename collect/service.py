@@ -8,7 +8,9 @@ loader all call `IngestService.ingest`.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +34,8 @@ from graph.identity import (
     StoredProfile,
     to_property,
 )
+
+log = logging.getLogger("veil.collect")
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,8 @@ class IngestService:
                  consents: ConsentRepository | None = None, jurisdiction: Jurisdiction = Jurisdiction.TW_PDPA) -> None:
         self.repo = repo
         self.coalescer: Coalescer | None = None
+        # Called with (workspace, profile ids) after a batch commits (e.g. realtime segments); must not block.
+        self.on_written: list[Callable[[str, list[str]], None]] = []
         self.consents = consents
         self.jurisdiction = jurisdiction
         self.settings = settings
@@ -184,6 +190,13 @@ class IngestService:
         self.store(accepted, result, workspace=workspace, source=source)
         if signals and self.consents is not None:
             self._record_consents(accepted, signals, result, workspace=workspace)
+        if self.on_written and result.profiles:
+            touched = sorted(set(result.profiles.values()))
+            for hook in self.on_written:
+                try:
+                    hook(workspace, touched)
+                except Exception:  # the events are stored; a follow-up failure must not fail the request
+                    log.exception("after-write hook failed")
         return result
 
     def _record_consents(self, accepted: list[tuple[int, NormalizedEvent]],

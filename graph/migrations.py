@@ -68,15 +68,23 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "audit checkpoints", (
         "CREATE CONSTRAINT audit_checkpoint_seq IF NOT EXISTS FOR (c:AuditCheckpoint) REQUIRE c.seq IS UNIQUE",
     )),
+    Migration(7, "analytics: stage history, model fits, campaign costs, job leases", (
+        "CREATE CONSTRAINT lifecycle_month_key IF NOT EXISTS FOR (m:LifecycleMonth) REQUIRE m.key IS UNIQUE",
+        "CREATE CONSTRAINT model_fit_key IF NOT EXISTS FOR (f:ModelFit) REQUIRE f.key IS UNIQUE",
+        "CREATE CONSTRAINT campaign_cost_id IF NOT EXISTS FOR (c:CampaignCost) REQUIRE c.id IS UNIQUE",
+        "CREATE INDEX campaign_cost_workspace IF NOT EXISTS FOR (c:CampaignCost) ON (c.workspace, c.starts)",
+        "CREATE CONSTRAINT job_lease_id IF NOT EXISTS FOR (l:JobLease) REQUIRE l.id IS UNIQUE",
+    )),
 )
 
-LATEST_VERSION = MIGRATIONS[-1].version
+LATEST_VERSION = max(m.version for m in MIGRATIONS)
 
 _RECORD = (
     "MERGE (m:SchemaMigration {version: $version}) "
     "ON CREATE SET m.name = $name, m.applied_at = $now"
 )
 _CURRENT = "MATCH (m:SchemaMigration) RETURN coalesce(max(m.version), 0) AS version"
+_APPLIED = "MATCH (m:SchemaMigration) RETURN collect(m.version) AS versions"
 
 
 def current_version(driver: neo4j.Driver, *, database: str) -> int:
@@ -88,11 +96,16 @@ def current_version(driver: neo4j.Driver, *, database: str) -> int:
 
 
 def apply_migrations(driver: neo4j.Driver, *, database: str) -> list[int]:
-    """Apply every migration newer than the current version; returns the versions applied."""
-    done = current_version(driver, database=database)
+    """Apply every migration not yet recorded; returns the versions applied.
+
+    Versions are compared as a set, not against the highest one: branches number their
+    migrations independently, so a lower version can arrive after a higher one was applied.
+    """
+    records, _, _ = driver.execute_query(_APPLIED, database_=database, routing_=neo4j.RoutingControl.READ)
+    done = {int(v) for v in records[0]["versions"]}
     applied = []
     for migration in MIGRATIONS:
-        if migration.version <= done:
+        if migration.version in done:
             continue
         for statement in migration.statements:
             driver.execute_query(statement, database_=database)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +12,8 @@ import neo4j
 
 from graph.driver import to_native as _native
 from graph.identity import TRAIT_PREFIX
+
+SCORE_PREFIX = "score."
 
 PROFILE_BY_ID = """
 MATCH (p:Profile {id: $id, workspace: $workspace})
@@ -111,6 +113,7 @@ class ProfileRecord:
     first_seen: datetime | None
     last_seen: datetime | None
     merged_into: str | None
+    scores: dict[str, Any] = field(default_factory=dict)  # model outputs (`score.*`, non-PII)
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ def _profile(p: dict[str, Any], idents: list[list[str]], interactions: int) -> P
         interactions=int(interactions),
         first_seen=_native(p.get("first_seen")), last_seen=_native(p.get("last_seen")),
         merged_into=p.get("merged_into"),
+        scores={k[len(SCORE_PREFIX):]: _native(v) for k, v in p.items() if k.startswith(SCORE_PREFIX)},
     )
 
 

@@ -195,6 +195,15 @@ class _Compiler:
         parts += self.window(c)
         base = _at(path, "where")
         parts += [self.where_filter(f, f"{base}[{i}]") for i, f in enumerate(c.where)]
+        if c.not_followed_by is not None:
+            follow = c.not_followed_by
+            known = self.catalog.events | self.purchase_events  # "no order yet" is fine in a new workspace
+            if follow.event not in known:
+                return self.fail(_at(path, "not_followed_by.event"), "unknown_event",
+                                 _unknown("event", follow.event, known))
+            span = follow.within.span()
+            parts.append(q.fill(q.NOT_FOLLOWED, due=self.param(self.now - span), event=self.param(follow.event),
+                                span=self.param(span)))
         where = q.AND.join(parts)
         if c.revenue is not None:
             return q.fill(q.EVENT_REVENUE, where=where, op=q.COUNT_OPS[c.revenue.op],

@@ -21,7 +21,10 @@ Condition types:
   identify, group, alias); `where`, filters on interaction fields (channel, store_id, revenue,
   currency, order_id, source, utm_source, utm_medium, utm_campaign); then either `count`
   ({"op": at_least|at_most|exactly, "n": N}, default at least 1) or `revenue` (total revenue,
-  {"op": at_least|at_most, "value": X}); `window` ({"last": N, "unit": minutes|hours|days|weeks}).
+  {"op": at_least|at_most, "value": X}); `window` ({"last": N, "unit": minutes|hours|days|weeks});
+  `not_followed_by` ({"event": E, "within": {"last": N, "unit": ...}}) keeps only interactions at
+  least that old with no E by the person within that span after them ("added to cart, no order
+  within 30 minutes"). Such a condition changes with time alone: mark the segment realtime.
 - `purchase`: `categories` or `product_ids` (exactly one), bought in a purchase event
   (`Order Completed`) within `window`; `count` as for events counts orders. "Never" is
   `{"op": "exactly", "n": 0}` or the condition wrapped in `not`.
@@ -230,6 +233,13 @@ class IdentifierCondition(_Node):
     present: bool = True
 
 
+class FollowUp(_Node):
+    """An event that did not follow within a span (e.g. no order within 30 minutes of a cart add)."""
+
+    event: Name
+    within: Window
+
+
 class EventCondition(_Node):
     """How often (or for how much revenue) the person did something, optionally recently."""
 
@@ -240,6 +250,7 @@ class EventCondition(_Node):
     count: CountSpec | None = None
     revenue: RevenueSpec | None = None
     window: Window | None = None
+    not_followed_by: FollowUp | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> EventCondition:
