@@ -273,6 +273,32 @@ class Pipeline:
                     decision=AuditDecision.ALLOW, reason="permitted", returned=("audit",))
         return rows
 
+    def sample_profiles(self, ctx: ReadContext, profile_ids: Sequence[str]) -> list[MaskedProfile]:
+        """Profiles behind an aggregate, through the same gate and masking; empty for roles that may
+        not read individual profiles (e.g. marketers). One audit transaction for the sample."""
+        sample: list[MaskedProfile] = []
+        if not profile_ids or not self.authz.allowed(ctx.principal, "profile", "read"):
+            return sample
+        events: list[AuditEvent] = []
+        ws = ctx.principal.workspace
+        consents = self.consents.for_subjects(workspace=ws, profile_ids=list(profile_ids))
+        for pid in profile_ids:
+            profile = self.profiles.get_profile(workspace=ws, profile_id=pid)
+            if profile is None or profile.status != "active":
+                continue
+            try:
+                sample.append(self._finish(ctx, profile, consents.get(pid, []), defer=events))
+            except ConsentDenied:
+                pass
+        self.audit.record_many(events)
+        return sample
+
+    def audit_access(self, ctx: ReadContext, *, resource: str, reason: str, returned: Sequence[str],
+                     write: bool = False, subject: str | None = None) -> None:
+        """Record an allowed read or write of aggregates/segments (ids and field names only)."""
+        self._audit(ctx, action=AuditAction.WRITE if write else AuditAction.READ, resource=resource,
+                    subject=subject, decision=AuditDecision.ALLOW, reason=reason, returned=returned)
+
     def segment_preview(self, ctx: ReadContext, segments: Any, definition: Any,
                         sample_size: int) -> tuple[int, list[MaskedProfile]]:
         """Count and a small sample of a segment definition; the sample goes through the same
@@ -280,29 +306,16 @@ class Pipeline:
         self.require(ctx, "segments", "read")
         preview = segments.preview(workspace=ctx.principal.workspace, definition=definition,
                                    sample_size=sample_size)
-        sample: list[MaskedProfile] = []
-        if preview.sample_ids and self.authz.allowed(ctx.principal, "profile", "read"):
-            events: list[AuditEvent] = []
-            ws = ctx.principal.workspace
-            consents = self.consents.for_subjects(workspace=ws, profile_ids=list(preview.sample_ids))
-            for pid in preview.sample_ids:
-                profile = self.profiles.get_profile(workspace=ws, profile_id=pid)
-                if profile is None:
-                    continue
-                try:
-                    sample.append(self._finish(ctx, profile, consents.get(pid, []), defer=events))
-                except ConsentDenied:
-                    pass
-            self.audit.record_many(events)
+        sample = self.sample_profiles(ctx, preview.sample_ids)
         self._audit(ctx, action=AuditAction.READ, resource="segments", subject=None,
                     decision=AuditDecision.ALLOW, reason="preview", returned=("segments.count",))
         return preview.count, sample
 
     def segment_save(self, ctx: ReadContext, segments: Any, *, name: str, definition: Any,
-                     segment_id: str | None) -> Any:
+                     segment_id: str | None, realtime: bool = False) -> Any:
         """Save (create or update) a segment definition, audited."""
         self.require(ctx, "segments", "write")
         self._audit(ctx, action=AuditAction.WRITE, resource="segments", subject=None,
                     decision=AuditDecision.ALLOW, reason="saved", returned=("segments.definition",))
         return segments.save(workspace=ctx.principal.workspace, name=name, definition=definition,
-                             segment_id=segment_id)
+                             segment_id=segment_id, realtime=realtime)

@@ -11,6 +11,7 @@ from access.auth import DEV_JWT_SECRET, AuthService, AuthSettings
 from access.authz import Authorizer
 from access.pipeline import Pipeline
 from access.principal import ROLES
+from access.reports import Reports
 from analytics.service import AnalyticsService
 from analytics.settings import AnalyticsSettings
 from api.settings import AppSettings
@@ -65,6 +66,7 @@ class Container:
     analytics_settings: AnalyticsSettings
     analytics: AnalyticsService
     realtime: RealtimeEvaluator | None
+    reports: Reports
 
     def close(self) -> None:
         """Release the driver."""
@@ -118,6 +120,7 @@ def build_container(
         ingest=ingest,
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
         segments=segments, realtime=realtime,
+        reports=Reports(pipeline=pipeline, segments=segments, k_anonymity=analytics_settings.k_anonymity),
         analytics_settings=analytics_settings,
         analytics=AnalyticsService(repo=AnalyticsRepository(driver, database=db), settings=analytics_settings),
     )

@@ -24,6 +24,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from access.pipeline import ReadContext
+from api.graphql.analytics import SegmentMutations, SegmentQueries
 from api.graphql.errors import ClientError, to_graphql
 from api.graphql.types import (
     ApiKeyCreated,
@@ -64,7 +65,7 @@ def _page_size(first: int) -> int:
 
 
 @strawberry.type
-class Query:
+class Query(SegmentQueries):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
@@ -136,7 +137,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(SegmentMutations):
     @strawberry.mutation(description="Log in as a staff user; returns a short-lived token")
     async def login(self, info: Info, username: str, password: str, workspace: str) -> LoginResult:
         veil = info.context["veil"]
@@ -168,11 +169,11 @@ class Mutation:
 
     @strawberry.mutation(description="Save a segment definition (create, or update with id)")
     async def save_segment(self, info: Info, name: str, definition: JSON, id: str | None = None,
-                           purpose: PurposeEnum | None = None) -> Segment:
+                           realtime: bool = False, purpose: PurposeEnum | None = None) -> Segment:
         ctx = _ctx(info, purpose)
         veil = info.context["veil"]
         rec = await _run(veil.pipeline.segment_save, ctx, veil.c.segments, name=name, definition=definition,
-                         segment_id=id)
+                         segment_id=id, realtime=realtime)
         return Segment(id=rec.id, name=rec.name, definition=json.loads(rec.definition))
 
     @strawberry.mutation(description="Create an API key for an app (admin only)")
