@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -106,3 +107,36 @@ def evaluate(segment: Annotated[str | None, typer.Option("--segment", "-s", help
     for r in results:
         print(json.dumps({"segment": r.segment_id, "entered": r.entered, "left": r.left, "size": r.size,
                           "at": r.at.isoformat()}))
+
+
+def _when(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@analytics_app.command("cost")
+def cost(channel: Annotated[str, typer.Option(help="Channel, e.g. google, facebook, email, line")],
+         amount: Annotated[float, typer.Option(help="Money spent")],
+         starts: Annotated[str, typer.Option(help="Start of the period (ISO date/time, UTC if no zone)")],
+         ends: Annotated[str, typer.Option(help="End of the period (exclusive)")],
+         campaign: Annotated[str | None, typer.Option(help="Campaign name (utm_campaign)")] = None,
+         currency: Annotated[str, typer.Option()] = "TWD", workspace: Workspace = None) -> None:
+    """Enter a campaign cost (used for ROAS); audited."""
+    from analytics.attribution import AttributionService
+    from graph.attribution import AttributionRepository
+
+    c = _container()
+    ws = workspace or c.app.default_workspace
+    try:
+        svc = AttributionService(repo=AttributionRepository(c.driver, database=c.neo4j.database),
+                                 settings=c.analytics_settings)
+        try:
+            cost_id = svc.add_cost(workspace=ws, channel=channel, campaign=campaign, amount=amount,
+                                   currency=currency, starts=_when(starts), ends=_when(ends), actor="system:cli")
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        _audit(c, ws, AuditAction.WRITE, "campaign_costs", "recorded", cost=cost_id)
+    finally:
+        c.close()
+    print(cost_id)

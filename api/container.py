@@ -12,6 +12,7 @@ from access.authz import Authorizer
 from access.pipeline import Pipeline
 from access.principal import ROLES
 from access.reports import Reports
+from analytics.attribution import AttributionService
 from analytics.service import AnalyticsService
 from analytics.settings import AnalyticsSettings
 from api.settings import AppSettings
@@ -26,6 +27,7 @@ from consent.model import Purpose
 from consent.policy import load_policy
 from consent.settings import ConsentSettings
 from graph.analytics import AnalyticsRepository
+from graph.attribution import AttributionRepository
 from graph.audit import AuditRepository
 from graph.consents import ConsentRepository
 from graph.driver import create_driver
@@ -110,6 +112,7 @@ def build_container(
                               purchase_events=analytics_settings.purchase_events)
     ingest = IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
                            consents=consents, jurisdiction=consent_settings.jurisdiction)
+    analytics_service = AnalyticsService(repo=AnalyticsRepository(driver, database=db), settings=analytics_settings)
     realtime = None
     if analytics_settings.realtime_segments:
         realtime = RealtimeEvaluator(segments)
@@ -120,7 +123,10 @@ def build_container(
         ingest=ingest,
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
         segments=segments, realtime=realtime,
-        reports=Reports(pipeline=pipeline, segments=segments, k_anonymity=analytics_settings.k_anonymity),
+        reports=Reports(pipeline=pipeline, segments=segments, analytics=analytics_service,
+                        attribution=AttributionService(repo=AttributionRepository(driver, database=db),
+                                                       settings=analytics_settings),
+                        k_anonymity=analytics_settings.k_anonymity),
         analytics_settings=analytics_settings,
-        analytics=AnalyticsService(repo=AnalyticsRepository(driver, database=db), settings=analytics_settings),
+        analytics=analytics_service,
     )

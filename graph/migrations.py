@@ -74,6 +74,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE CONSTRAINT campaign_cost_id IF NOT EXISTS FOR (c:CampaignCost) REQUIRE c.id IS UNIQUE",
         "CREATE INDEX campaign_cost_workspace IF NOT EXISTS FOR (c:CampaignCost) ON (c.workspace, c.starts)",
         "CREATE CONSTRAINT job_lease_id IF NOT EXISTS FOR (l:JobLease) REQUIRE l.id IS UNIQUE",
+        # New default rules reach a policy store that was seeded before they existed (a fresh store
+        # is seeded from access/default_policy.csv, which has them too).
+        """MATCH (v:PolicyVersion {id: 'global'}) WHERE v.version > 0
+        UNWIND [['role:marketer', '*', 'campaign_costs', '*', 'allow'],
+                ['role:analyst', '*', 'campaign_costs', 'read', 'allow']] AS rule
+        MERGE (r:PolicyRule {key: 'p|' + reduce(k = '', x IN rule | k + CASE k WHEN '' THEN '' ELSE '|' END + x)})
+        ON CREATE SET r.ptype = 'p', r.v = rule, r.created_at = datetime(), r.created_by = 'migration:7'
+        WITH DISTINCT v
+        SET v.version = v.version + 1, v.updated_at = datetime()""",
     )),
 )
 

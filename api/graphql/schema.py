@@ -24,7 +24,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from access.pipeline import ReadContext
-from api.graphql.analytics import SegmentMutations, SegmentQueries
+from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutations, SegmentQueries
 from api.graphql.errors import ClientError, to_graphql
 from api.graphql.types import (
     ApiKeyCreated,
@@ -65,7 +65,7 @@ def _page_size(first: int) -> int:
 
 
 @strawberry.type
-class Query(SegmentQueries):
+class Query(SegmentQueries, ReportQueries):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
@@ -137,7 +137,7 @@ class Query(SegmentQueries):
 
 
 @strawberry.type
-class Mutation(SegmentMutations):
+class Mutation(SegmentMutations, ReportMutations):
     @strawberry.mutation(description="Log in as a staff user; returns a short-lived token")
     async def login(self, info: Info, username: str, password: str, workspace: str) -> LoginResult:
         veil = info.context["veil"]
