@@ -14,6 +14,7 @@ from analytics.bgnbd import fit_bgnbd, summary_from_transactions
 from analytics.service import AnalyticsService
 from analytics.settings import AnalyticsSettings
 from graph.analytics import AnalyticsRepository
+from segments.model import SegmentError
 from tests.conftest import cypher
 
 T1 = datetime(2026, 5, 31, 12, tzinfo=UTC)
@@ -83,6 +84,22 @@ def test_rfm_and_nasld_on_hand_computed_customers(container, workspace):
     rows = cypher(container, "MATCH (p:Profile {id: $id})-[l:LIFECYCLE]->(m:LifecycleMonth) "
                   "RETURN m.month AS m, l.stage AS s", id=ids["c"])
     assert [(r["m"], r["s"]) for r in rows] == [("2026-06", "Sleep")]
+
+    # Marketers target by score in segments: "fell asleep or got lost", "Loyal".
+    def seg(definition: dict) -> set[str]:
+        preview = container.segments.preview(workspace=workspace, definition=definition, sample_size=100)
+        return set(preview.sample_ids)
+
+    assert seg({"type": "score", "name": "lifecycle_stage", "op": "in", "value": ["Sleep", "Lost"]}) == {
+        ids["c"], ids["d"]}
+    assert seg({"type": "and", "conditions": [{"type": "score", "name": "rfm_segment", "op": "eq", "value": "Loyal"},
+                                              {"type": "score", "name": "revenue", "op": "gt", "value": 250}]}) == {
+        ids["c"]}
+    assert seg({"type": "not", "condition": {"type": "score", "name": "orders", "op": "exists"}}) == {
+        ids["f"], ids["g"]}  # no purchase, or only after `now`
+    with pytest.raises(SegmentError) as exc:  # only model scores, never other properties
+        seg({"type": "score", "name": "trait.email", "op": "exists"})
+    assert exc.value.field == "name"
 
     # Thresholds are relative to the cycle: with a 60-day cycle c (45 days) is Active, d Sleep.
     service(container, Clock(now), cycle_days=60.0).refresh(workspace=workspace)
