@@ -75,6 +75,11 @@ class MaskedProfile:
     purpose: str
     lawful_basis: str | None
     consent_record_id: str | None
+    scores: tuple[MaskedValue, ...] | None = None  # None = not permitted (role or purpose)
+
+
+# Model scores (RFM, lifecycle stage, purchase predictions) are read for these purposes only.
+SCORE_PURPOSES = frozenset({Purpose.analytics, Purpose.marketing})
 
 
 @dataclass(frozen=True)
@@ -156,12 +161,17 @@ class Pipeline:
         counts = ctx.permissions.may_read("interactions")
         if not counts:
             withheld.append("interactions")
+        scores: tuple[MaskedValue, ...] | None = None
+        if ctx.permissions.may_read("scores") and ctx.purpose in SCORE_PURPOSES:
+            scores = tuple(MaskedValue(k, v, PiiCategory.NON_PII, "plain") for k, v in sorted(profile.scores.items()))
+        else:
+            withheld.append("scores")
         return MaskedProfile(
             id=profile.id, first_seen=profile.first_seen, last_seen=profile.last_seen, traits=tuple(traits),
             identifiers=tuple(identifiers) if identifiers is not None else None,
             interaction_count=profile.interactions if counts else None, withheld=tuple(withheld),
             purpose=ctx.purpose.value, lawful_basis=decision.lawful_basis.value if decision.lawful_basis else None,
-            consent_record_id=decision.record_id)
+            consent_record_id=decision.record_id, scores=scores)
 
     def trait_categorizer(self, ctx: ReadContext) -> Any:
         """Trait name -> category: the workspace's trait catalog (admin overrides win), else by name."""
@@ -211,7 +221,8 @@ class Pipeline:
             raise ConsentDenied(decision)
         masked = self.mask(ctx, profile, decision)
         returned = [f"traits.{t.name}" for t in masked.traits] + (
-            [f"identifiers.{i.name}" for i in masked.identifiers] if masked.identifiers is not None else [])
+            [f"identifiers.{i.name}" for i in masked.identifiers] if masked.identifiers is not None else []) + (
+            [f"scores.{s.name}" for s in masked.scores] if masked.scores is not None else [])
         masked_fields = [f"traits.{t.name}" for t in masked.traits if t.strategy != "plain"] + (
             [f"identifiers.{i.name}" for i in masked.identifiers if i.strategy != "plain"]
             if masked.identifiers is not None else [])
@@ -334,6 +345,32 @@ class Pipeline:
                     decision=AuditDecision.ALLOW, reason="permitted", returned=("trait_catalog",))
         return entries
 
+    def sample_profiles(self, ctx: ReadContext, profile_ids: Sequence[str]) -> list[MaskedProfile]:
+        """Profiles behind an aggregate, through the same gate and masking; empty for roles that may
+        not read individual profiles (e.g. marketers). One audit transaction for the sample."""
+        sample: list[MaskedProfile] = []
+        if not profile_ids or not self.authz.allowed(ctx.principal, "profile", "read"):
+            return sample
+        events: list[AuditEvent] = []
+        ws = ctx.principal.workspace
+        consents = self.consents.for_subjects(workspace=ws, profile_ids=list(profile_ids))
+        for pid in profile_ids:
+            profile = self.profiles.get_profile(workspace=ws, profile_id=pid)
+            if profile is None or profile.status != "active":
+                continue
+            try:
+                sample.append(self._finish(ctx, profile, consents.get(pid, []), defer=events))
+            except ConsentDenied:
+                pass
+        self.audit.record_many(events)
+        return sample
+
+    def audit_access(self, ctx: ReadContext, *, resource: str, reason: str, returned: Sequence[str],
+                     write: bool = False, subject: str | None = None) -> None:
+        """Record an allowed read or write of aggregates/segments (ids and field names only)."""
+        self._audit(ctx, action=AuditAction.WRITE if write else AuditAction.READ, resource=resource,
+                    subject=subject, decision=AuditDecision.ALLOW, reason=reason, returned=returned)
+
     def segment_preview(self, ctx: ReadContext, segments: Any, definition: Any,
                         sample_size: int) -> tuple[int, list[MaskedProfile]]:
         """Count and a small sample of a segment definition; the sample goes through the same
@@ -341,29 +378,16 @@ class Pipeline:
         self.require(ctx, "segments", "read")
         preview = segments.preview(workspace=ctx.principal.workspace, definition=definition,
                                    sample_size=sample_size)
-        sample: list[MaskedProfile] = []
-        if preview.sample_ids and self.authz.allowed(ctx.principal, "profile", "read"):
-            events: list[AuditEvent] = []
-            ws = ctx.principal.workspace
-            consents = self.consents.for_subjects(workspace=ws, profile_ids=list(preview.sample_ids))
-            for pid in preview.sample_ids:
-                profile = self.profiles.get_profile(workspace=ws, profile_id=pid)
-                if profile is None:
-                    continue
-                try:
-                    sample.append(self._finish(ctx, profile, consents.get(pid, []), defer=events))
-                except ConsentDenied:
-                    pass
-            self.audit.record_many(events)
+        sample = self.sample_profiles(ctx, preview.sample_ids)
         self._audit(ctx, action=AuditAction.READ, resource="segments", subject=None,
                     decision=AuditDecision.ALLOW, reason="preview", returned=("segments.count",))
         return preview.count, sample
 
     def segment_save(self, ctx: ReadContext, segments: Any, *, name: str, definition: Any,
-                     segment_id: str | None) -> Any:
+                     segment_id: str | None, realtime: bool = False) -> Any:
         """Save (create or update) a segment definition, audited."""
         self.require(ctx, "segments", "write")
         self._audit(ctx, action=AuditAction.WRITE, resource="segments", subject=None,
                     decision=AuditDecision.ALLOW, reason="saved", returned=("segments.definition",))
         return segments.save(workspace=ctx.principal.workspace, name=name, definition=definition,
-                             segment_id=segment_id)
+                             segment_id=segment_id, realtime=realtime)

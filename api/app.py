@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 
+from analytics.scheduler import Scheduler, model_jobs
 from api import metrics
 from api.collection import router as collection_router
 from api.container import Container, build_container
@@ -26,6 +27,7 @@ from api.logs import configure_logging, request_id_var
 from api.settings import AppSettings
 from audit.events import request_id_var as audit_request_id_var
 from graph.driver import ping
+from graph.jobs import LeaseRepository
 from graph.migrations import LATEST_VERSION, current_version
 
 log = structlog.get_logger("veil.api")
@@ -78,6 +80,19 @@ class RequestContext:
                          request_id=rid)
 
 
+def _start_scheduler(c: Container) -> Scheduler | None:
+    """Periodic model refresh and segment sweeps, when an interval is configured (off by default)."""
+    s = c.analytics_settings
+    if s.refresh_interval_seconds <= 0 and s.sweep_interval_seconds <= 0:
+        return None
+    jobs = model_jobs(analytics=c.analytics, segments=c.segments, refresh_interval=s.refresh_interval_seconds,
+                      sweep_interval=s.sweep_interval_seconds, workspaces=c.analytics.repo.workspaces)
+    scheduler = Scheduler(jobs, leases=LeaseRepository(c.driver, database=c.neo4j.database))
+    scheduler.start()
+    log.info("scheduler_started", jobs=[j.name for j in scheduler.jobs])
+    return scheduler
+
+
 def create_app(container: Container | None = None) -> FastAPI:
     """Build the ASGI app; a container can be injected (tests), else it is built from the environment."""
 
@@ -91,8 +106,11 @@ def create_app(container: Container | None = None) -> FastAPI:
             from collect.coalesce import Coalescer
 
             c.ingest.coalescer = Coalescer(c.ingest.write, max_events=c.collect.coalesce_max_events)
+        scheduler = _start_scheduler(c)
         log.info("startup", neo4j=app.state.container.neo4j.uri, env=app.state.container.app.env)
         yield
+        if scheduler is not None:
+            scheduler.stop()
         if owned:
             app.state.container.close()
 

@@ -45,6 +45,10 @@ def _add_audit_commands() -> None:
     app.add_typer(audit_app, name="audit", help="Verify, checkpoint and export the audit trail.")
     app.add_typer(dsr_app, name="dsr", help="Data-subject requests: create, list, show, advance, export.")
     app.add_typer(retention_app, name="retention", help="Retention of interactions: purge expired ones.")
+    from api.analytics_cli import analytics_app, segments_app
+
+    app.add_typer(analytics_app, name="analytics")
+    app.add_typer(segments_app, name="segments")
 console = Console(stderr=True)
 Workspace = Annotated[str | None, typer.Option("--workspace", "--tenant", "-w", help="Workspace (tenant); default VEIL_DEFAULT_WORKSPACE")]
 

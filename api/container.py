@@ -13,6 +13,10 @@ from access.auth import DEV_JWT_SECRET, AuthService, AuthSettings
 from access.authz import Authorizer
 from access.pipeline import Pipeline
 from access.principal import ROLES
+from access.reports import Reports
+from analytics.attribution import AttributionService
+from analytics.service import AnalyticsService
+from analytics.settings import AnalyticsSettings
 from api.settings import AppSettings
 from audit.group import GroupCommitAuditStore
 from audit.service import AuditService
@@ -24,6 +28,8 @@ from collect.traits import TraitService
 from consent.model import Purpose
 from consent.policy import load_policy
 from consent.settings import ConsentSettings
+from graph.analytics import AnalyticsRepository
+from graph.attribution import AttributionRepository
 from graph.audit import AuditRepository
 from graph.catalog import CatalogRepository
 from graph.consents import ConsentRepository
@@ -53,6 +59,7 @@ from privacy.reader import ProfileReader
 from privacy.retention import RetentionService, load_retention_policy
 from privacy.settings import DEV_HMAC_KEY, CryptoSettings, PrivacySettings
 from privacy.vault import FieldVault, is_pii_trait
+from segments.realtime import RealtimeEvaluator
 from segments.service import SegmentService
 
 
@@ -84,6 +91,10 @@ class Container:
     catalog: CatalogService
     dsr: DsrService
     retention: RetentionService
+    analytics_settings: AnalyticsSettings
+    analytics: AnalyticsService
+    realtime: RealtimeEvaluator | None
+    reports: Reports
 
     def close(self) -> None:
         """Release the driver and the key store."""
@@ -110,12 +121,14 @@ def build_vault(crypto: CryptoSettings, privacy: PrivacySettings, *, env: str) -
 def build_container(
     *, app: AppSettings | None = None, neo: Neo4jSettings | None = None, collect: CollectSettings | None = None,
     privacy: PrivacySettings | None = None,
+    analytics: AnalyticsSettings | None = None,
 ) -> Container:
     """Read settings from the environment (unless given) and wire the services."""
     app = app or AppSettings()
     neo = neo or Neo4jSettings()
     collect = collect or CollectSettings()
     privacy = privacy or PrivacySettings()
+    analytics_settings = analytics or AnalyticsSettings()
     auth_settings, consent_settings = AuthSettings(), ConsentSettings()
     if app.env == "prod":
         for name, value, default in (("VEIL_NEO4J_PASSWORD", neo.password, DEV_PASSWORD),
@@ -155,16 +168,30 @@ def build_container(
     admin = AdminService(pipeline=pipeline, auth=auth, traits=traits, consents=consents, erase=erase)
     dsr = DsrService(repo=DsrRepository(driver, database=db), pipeline=pipeline, traits=traits,
                      export_dir=privacy.dsr_export_dir, deadline_days=privacy.dsr_deadline_days, erasure=erase)
+    segments = SegmentService(repo=SegmentRepository(driver, database=db),
+                              sealed_trait=is_pii_trait if vault.enabled else None,
+                              purchase_events=analytics_settings.purchase_events)
+    ingest = IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
+                           vault=vault, consents=consents, jurisdiction=consent_settings.jurisdiction,
+                           suppressed=erasure.suppressed if privacy.suppression else None, scanner=scanner)
+    analytics_service = AnalyticsService(repo=AnalyticsRepository(driver, database=db), settings=analytics_settings)
+    realtime = None
+    if analytics_settings.realtime_segments:
+        realtime = RealtimeEvaluator(segments)
+        ingest.on_written.append(realtime.notify)
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
-        ingest=IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
-                             vault=vault, consents=consents, jurisdiction=consent_settings.jurisdiction,
-                             suppressed=erasure.suppressed if privacy.suppression else None, scanner=scanner),
+        ingest=ingest,
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
-        segments=SegmentService(repo=SegmentRepository(driver, database=db),
-                                sealed_trait=is_pii_trait if vault.enabled else None),
+        segments=segments, realtime=realtime,
         vault=vault, privacy=privacy, crypto=crypto, erase=erase, catalog=catalog, dsr=dsr,
         retention=RetentionService(repo=RetentionRepository(driver, database=db), audit=audit,
                                    policy=retention_policy, batch_size=privacy.retention_batch_size),
+        reports=Reports(pipeline=pipeline, segments=segments, analytics=analytics_service,
+                        attribution=AttributionService(repo=AttributionRepository(driver, database=db),
+                                                       settings=analytics_settings, vault=vault),
+                        k_anonymity=analytics_settings.k_anonymity),
+        analytics_settings=analytics_settings,
+        analytics=analytics_service,
     )

@@ -18,6 +18,16 @@ def _add_request_id(_logger, _name, event_dict):
     return event_dict
 
 
+class _Stderr:
+    """Whatever sys.stderr is at write time (the CLI's test runner swaps and closes it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr; stdlib logging (uvicorn, neo4j) routed to the same format."""
     lvl = getattr(logging, level.upper(), logging.INFO)
@@ -30,10 +40,10 @@ def configure_logging(level: str = "INFO") -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_Stderr())  # type: ignore[arg-type]
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processor=structlog.processors.JSONRenderer(), foreign_pre_chain=shared))
     root = logging.getLogger()

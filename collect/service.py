@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from privacy.ingest_scan import IngestScanner
 from privacy.vault import SEALED_INTERACTION_FIELDS, FieldVault, is_pii_identifier
 
 SUPPRESSED = "suppressed_identity"
+
+log = logging.getLogger("veil.collect")
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,8 @@ class IngestService:
         self.suppressed = suppressed
         self.scanner = scanner
         self.coalescer: Coalescer | None = None
+        # Called with (workspace, profile ids) after a batch commits (e.g. realtime segments); must not block.
+        self.on_written: list[Callable[[str, list[str]], None]] = []
         self.consents = consents
         self.jurisdiction = jurisdiction
         self.settings = settings
@@ -199,6 +204,13 @@ class IngestService:
         self.store(accepted, result, workspace=workspace, source=source)
         if signals and self.consents is not None:
             self._record_consents(accepted, signals, result, workspace=workspace)
+        if self.on_written and result.profiles:
+            touched = sorted(set(result.profiles.values()))
+            for hook in self.on_written:
+                try:
+                    hook(workspace, touched)
+                except Exception:  # the events are stored; a follow-up failure must not fail the request
+                    log.exception("after-write hook failed")
         return result
 
     def _event_keys(self, ev: NormalizedEvent, workspace: str) -> list[str]:

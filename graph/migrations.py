@@ -83,6 +83,22 @@ MIGRATIONS: tuple[Migration, ...] = (
          "ON CREATE SET r.ptype = 'p', r.v = ['role:compliance_officer', '*', 'dsr', '*', 'allow'], "
          "r.created_at = toString(datetime()), r.created_by = 'migration:6', v.version = v.version + 1"),
     )),
+    Migration(7, "analytics: stage history, model fits, campaign costs, job leases", (
+        "CREATE CONSTRAINT lifecycle_month_key IF NOT EXISTS FOR (m:LifecycleMonth) REQUIRE m.key IS UNIQUE",
+        "CREATE CONSTRAINT model_fit_key IF NOT EXISTS FOR (f:ModelFit) REQUIRE f.key IS UNIQUE",
+        "CREATE CONSTRAINT campaign_cost_id IF NOT EXISTS FOR (c:CampaignCost) REQUIRE c.id IS UNIQUE",
+        "CREATE INDEX campaign_cost_workspace IF NOT EXISTS FOR (c:CampaignCost) ON (c.workspace, c.starts)",
+        "CREATE CONSTRAINT job_lease_id IF NOT EXISTS FOR (l:JobLease) REQUIRE l.id IS UNIQUE",
+        # New default rules reach a policy store that was seeded before they existed (a fresh store
+        # is seeded from access/default_policy.csv, which has them too).
+        """MATCH (v:PolicyVersion {id: 'global'}) WHERE v.version > 0
+        UNWIND [['role:marketer', '*', 'campaign_costs', '*', 'allow'],
+                ['role:analyst', '*', 'campaign_costs', 'read', 'allow']] AS rule
+        MERGE (r:PolicyRule {key: 'p|' + reduce(k = '', x IN rule | k + CASE k WHEN '' THEN '' ELSE '|' END + x)})
+        ON CREATE SET r.ptype = 'p', r.v = rule, r.created_at = datetime(), r.created_by = 'migration:7'
+        WITH DISTINCT v
+        SET v.version = v.version + 1, v.updated_at = datetime()""",
+    )),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

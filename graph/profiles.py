@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,10 +16,12 @@ from graph.driver import from_iso
 from graph.driver import to_native as _native
 from graph.identity import TRAIT_PREFIX
 
-# Times come back as ISO text (see graph.driver.from_iso); traits as [key, value] pairs.
+SCORE_PREFIX = "score."
+# Times come back as ISO text (see graph.driver.from_iso); traits and scores as [key, value] pairs.
 _PROFILE_MAP = """p {.id, .workspace, .status, .trait_meta, .merged_into, .restricted,
          first_seen: toString(p.first_seen), last_seen: toString(p.last_seen),
-         traits: [k IN keys(p) WHERE k STARTS WITH 'trait.' | [k, p[k]]]}"""
+         traits: [k IN keys(p) WHERE k STARTS WITH 'trait.' | [k, p[k]]],
+         scores: [k IN keys(p) WHERE k STARTS WITH 'score.' | [k, p[k]]]}"""
 PROFILE_BY_ID = """
 MATCH (p:Profile {id: $id, workspace: $workspace})
 OPTIONAL MATCH (p)<-[:IDENTIFIES]-(i:Identifier)
@@ -177,6 +179,7 @@ class ProfileRecord:
     first_seen: datetime | None
     last_seen: datetime | None
     merged_into: str | None
+    scores: dict[str, Any] = field(default_factory=dict)  # model outputs (`score.*`, non-PII)
     restricted: bool = False  # processing restricted by a data-subject request
 
 
@@ -215,6 +218,7 @@ def _profile(p: dict[str, Any], idents: list[list[str]], interactions: int) -> P
         interactions=int(interactions),
         first_seen=from_iso(p.get("first_seen")), last_seen=from_iso(p.get("last_seen")),
         merged_into=p.get("merged_into"), restricted=bool(p.get("restricted")),
+        scores={k[len(SCORE_PREFIX):]: _native(v) for k, v in p.get("scores", ())},
     )
 
 

@@ -49,6 +49,12 @@ EVENT_NAME = "e.event = $%(v)s"
 EVENT_TYPE = "e.type = $%(v)s"
 EVENT_NAME_IN = "e.event IN $%(v)s"
 EVENT_SINCE = "e.ts >= $%(v)s"
+# "Not followed by": the interaction is old enough to judge, and nothing of event $event followed
+# within the span (a Duration parameter).
+NOT_FOLLOWED = (
+    "e.ts <= $%(due)s AND NOT EXISTS { MATCH (p)-[:PERFORMED]->(f:Interaction)"
+    " WHERE f.event = $%(event)s AND f.ts >= e.ts AND f.ts <= e.ts + $%(span)s }"
+)
 FIELD_COMPARE = "coalesce(e.%(key)s %(op)s $%(v)s, false)"
 FIELD_IN = "coalesce(e.%(key)s IN $%(v)s, false)"
 FIELD_EXISTS = "e.%(key)s IS NOT NULL"
@@ -137,12 +143,12 @@ RETURN
 
 CREATE_SEGMENT = """
 CREATE (s:Segment {id: $id, workspace: $ws, name: $name, definition: $definition,
-                   created_at: $now, updated_at: $now})
+                   created_at: $now, updated_at: $now, realtime: $realtime})
 RETURN s {.*} AS s
 """
 UPDATE_SEGMENT = """
 MATCH (s:Segment {id: $id, workspace: $ws})
-SET s.name = $name, s.definition = $definition, s.updated_at = $now
+SET s.name = $name, s.definition = $definition, s.updated_at = $now, s.realtime = $realtime
 RETURN s {.*} AS s
 """
 GET_SEGMENT = "MATCH (s:Segment {id: $id, workspace: $ws}) RETURN s {.*} AS s"
@@ -166,6 +172,27 @@ CALL (s) {
   RETURN count(p) AS entered
 }
 SET s.last_evaluated_at = $now
+RETURN left, entered, COUNT { MATCH ()-[o:IN_SEGMENT]->(s) WHERE o.left_at IS NULL } AS size
+"""
+# The same diff for a few profiles only (incremental evaluation after an ingest batch).
+EVALUATE_PROFILES = """
+MATCH (s:Segment {id: $id, workspace: $ws})
+SET s.evaluating_at = $now
+WITH s
+CALL (s) {
+  UNWIND $ids AS pid
+  MATCH (p:Profile {id: pid})-[m:IN_SEGMENT]->(s)
+  WHERE m.left_at IS NULL AND NOT (p.workspace = $ws AND p.status = 'active' AND (%(predicate)s))
+  SET m.left_at = $now
+  RETURN count(m) AS left
+}
+CALL (s) {
+  UNWIND $ids AS pid
+  MATCH (p:Profile {id: pid, workspace: $ws, status: 'active'})
+  WHERE (%(predicate)s) AND NOT EXISTS { MATCH (p)-[o:IN_SEGMENT]->(s) WHERE o.left_at IS NULL }
+  CREATE (p)-[:IN_SEGMENT {entered_at: $now}]->(s)
+  RETURN count(p) AS entered
+}
 RETURN left, entered, COUNT { MATCH ()-[o:IN_SEGMENT]->(s) WHERE o.left_at IS NULL } AS size
 """
 ENTERED_BETWEEN = """
@@ -208,6 +235,7 @@ class SegmentRecord:
     created_at: datetime
     updated_at: datetime
     last_evaluated_at: datetime | None
+    realtime: bool = False  # re-evaluated for touched profiles as events arrive
 
 
 @dataclass(frozen=True)
@@ -242,7 +270,7 @@ def _segment(s: dict[str, Any]) -> SegmentRecord:
     return SegmentRecord(
         id=s["id"], workspace=s["workspace"], name=s["name"], definition=s["definition"],
         created_at=_native(s["created_at"]), updated_at=_native(s["updated_at"]),
-        last_evaluated_at=_native(s.get("last_evaluated_at")))
+        last_evaluated_at=_native(s.get("last_evaluated_at")), realtime=bool(s.get("realtime", False)))
 
 
 def _scoped(template: str, compiled: CompiledPredicate) -> tuple[str, dict[str, Any]]:
@@ -300,17 +328,17 @@ class SegmentRepository:
                           identifier_types=frozenset(r["identifier_types"]))
 
     def create(self, *, workspace: str, segment_id: str, name: str, definition: str,
-               now: datetime) -> SegmentRecord:
+               now: datetime, realtime: bool = False) -> SegmentRecord:
         """Store a new segment definition."""
         rows = self._write(CREATE_SEGMENT, {"ws": workspace, "id": segment_id, "name": name,
-                                            "definition": definition, "now": now})
+                                            "definition": definition, "now": now, "realtime": realtime})
         return _segment(rows[0]["s"])
 
     def update(self, *, workspace: str, segment_id: str, name: str, definition: str,
-               now: datetime) -> SegmentRecord | None:
-        """Replace a segment's name and definition; None if it is not in the workspace."""
+               now: datetime, realtime: bool = False) -> SegmentRecord | None:
+        """Replace a segment's name, definition and realtime flag; None if it is not in the workspace."""
         rows = self._write(UPDATE_SEGMENT, {"ws": workspace, "id": segment_id, "name": name,
-                                            "definition": definition, "now": now})
+                                            "definition": definition, "now": now, "realtime": realtime})
         return _segment(rows[0]["s"]) if rows else None
 
     def get(self, *, workspace: str, segment_id: str) -> SegmentRecord | None:
@@ -323,10 +351,12 @@ class SegmentRepository:
         return [_segment(r["s"]) for r in self._read(LIST_SEGMENTS, {"ws": workspace})]
 
     def evaluate(self, *, workspace: str, segment_id: str, compiled: CompiledPredicate,
-                 now: datetime) -> Evaluation | None:
-        """Diff current members against open memberships in one transaction; None if no segment."""
-        query, params = _scoped(EVALUATE, compiled)
-        rows = self._write(query, {**params, "ws": workspace, "id": segment_id, "now": now})
+                 now: datetime, profile_ids: list[str] | None = None) -> Evaluation | None:
+        """Diff current members against open memberships in one transaction (all profiles, or only
+        `profile_ids`); None if no segment."""
+        query, params = _scoped(EVALUATE if profile_ids is None else EVALUATE_PROFILES, compiled)
+        rows = self._write(query, {**params, "ws": workspace, "id": segment_id, "now": now,
+                                   "ids": profile_ids or []})
         if not rows:
             return None
         r = rows[0]

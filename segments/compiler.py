@@ -20,6 +20,7 @@ from graph import segments as q
 from graph.identity import TRAIT_PREFIX
 from segments.model import (
     INTERACTION_FIELDS,
+    SCORE_FIELDS,
     AndCondition,
     Condition,
     ConsentCondition,
@@ -31,6 +32,7 @@ from segments.model import (
     OrCondition,
     PropertyFilter,
     PurchaseCondition,
+    ScoreCondition,
     SegmentError,
     SegmentRef,
     TraitCondition,
@@ -41,6 +43,8 @@ DEFAULT_PURCHASE_EVENTS = frozenset({"Order Completed"})
 MAX_REFERENCE_DEPTH = 5
 MAX_NODES = 500
 _FIELD_KEYS = frozenset(INTERACTION_FIELDS)
+SCORE_PREFIX = "score."
+_SCORE_KEYS = frozenset(SCORE_PREFIX + n for n in SCORE_FIELDS)
 
 # Given a segment id, its stored definition (None when the workspace has no such segment).
 Resolver = Callable[[str], Condition | None]
@@ -128,6 +132,8 @@ class _Compiler:
             return q.fill(q.NEGATE, inner=self.node(c.condition, _at(path, "condition")))
         if isinstance(c, TraitCondition):
             return self.trait(c, path)
+        if isinstance(c, ScoreCondition):
+            return self.compare(q.TRAIT_OPS, q.quote_key(SCORE_PREFIX + c.name, allowed=_SCORE_KEYS), c.op, c.value)
         if isinstance(c, IdentifierCondition):
             return self.identifier(c, path)
         if isinstance(c, EventCondition):
@@ -202,6 +208,15 @@ class _Compiler:
         parts += self.window(c)
         base = _at(path, "where")
         parts += [self.where_filter(f, f"{base}[{i}]") for i, f in enumerate(c.where)]
+        if c.not_followed_by is not None:
+            follow = c.not_followed_by
+            known = self.catalog.events | self.purchase_events  # "no order yet" is fine in a new workspace
+            if follow.event not in known:
+                return self.fail(_at(path, "not_followed_by.event"), "unknown_event",
+                                 _unknown("event", follow.event, known))
+            span = follow.within.span()
+            parts.append(q.fill(q.NOT_FOLLOWED, due=self.param(self.now - span), event=self.param(follow.event),
+                                span=self.param(span)))
         where = q.AND.join(parts)
         if c.revenue is not None:
             return q.fill(q.EVENT_REVENUE, where=where, op=q.COUNT_OPS[c.revenue.op],

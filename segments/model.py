@@ -16,12 +16,18 @@ Condition types:
   a list for `in`; none for `exists`). `contains` is a substring of a text trait or an element
   of a list trait. Comparisons are false when the profile lacks the trait (so `ne` needs the
   trait present; `not` + `eq` does not).
+- `score`: `name` (a model score: lifecycle_stage, rfm_segment, rfm_recency/frequency/monetary,
+  stars, purchase_probability, expected_purchases, p_alive, clv, orders, revenue), `op` and
+  `value` as for traits; false for people without scores.
 - `identifier`: `identifier` (a type such as email, phone, member_id), `present` (default true).
 - `event`: `event` (a track/page/screen name) and/or `interaction_type` (track, page, screen,
   identify, group, alias); `where`, filters on interaction fields (channel, store_id, revenue,
   currency, order_id, source, utm_source, utm_medium, utm_campaign); then either `count`
   ({"op": at_least|at_most|exactly, "n": N}, default at least 1) or `revenue` (total revenue,
-  {"op": at_least|at_most, "value": X}); `window` ({"last": N, "unit": minutes|hours|days|weeks}).
+  {"op": at_least|at_most, "value": X}); `window` ({"last": N, "unit": minutes|hours|days|weeks});
+  `not_followed_by` ({"event": E, "within": {"last": N, "unit": ...}}) keeps only interactions at
+  least that old with no E by the person within that span after them ("added to cart, no order
+  within 30 minutes"). Such a condition changes with time alone: mark the segment realtime.
 - `purchase`: `categories` or `product_ids` (exactly one), bought in a purchase event
   (`Order Completed`) within `window`; `count` as for events counts orders. "Never" is
   `{"op": "exactly", "n": 0}` or the condition wrapped in `not`.
@@ -230,6 +236,13 @@ class IdentifierCondition(_Node):
     present: bool = True
 
 
+class FollowUp(_Node):
+    """An event that did not follow within a span (e.g. no order within 30 minutes of a cart add)."""
+
+    event: Name
+    within: Window
+
+
 class EventCondition(_Node):
     """How often (or for how much revenue) the person did something, optionally recently."""
 
@@ -240,6 +253,7 @@ class EventCondition(_Node):
     count: CountSpec | None = None
     revenue: RevenueSpec | None = None
     window: Window | None = None
+    not_followed_by: FollowUp | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> EventCondition:
@@ -275,6 +289,25 @@ class ConsentCondition(_Node):
     status: Literal["granted"] = "granted"
 
 
+SCORE_FIELDS = ("rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_segment", "lifecycle_stage", "stars",
+                "purchase_probability", "expected_purchases", "p_alive", "clv", "orders", "revenue")
+
+
+class ScoreCondition(_Node):
+    """Compare a model score (see `veil analytics refresh`), e.g. stars >= 4 or stage = Sleep."""
+
+    type: Literal["score"] = "score"
+    name: Literal["rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_segment", "lifecycle_stage", "stars",
+                  "purchase_probability", "expected_purchases", "p_alive", "clv", "orders", "revenue"]
+    op: CompareOp
+    value: Scalar | ScalarList | None = None
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> ScoreCondition:
+        _check_value(self.op, self.value)
+        return self
+
+
 class SegmentRef(_Node):
     """Membership of another saved segment, by id."""
 
@@ -304,11 +337,11 @@ class NotCondition(_Node):
 
 
 Condition = Annotated[
-    AndCondition | OrCondition | NotCondition | TraitCondition | IdentifierCondition
+    AndCondition | OrCondition | NotCondition | TraitCondition | ScoreCondition | IdentifierCondition
     | EventCondition | PurchaseCondition | ConsentCondition | SegmentRef,
     Field(discriminator="type"),
 ]
-CONDITION_TYPES = ("and", "or", "not", "trait", "identifier", "event", "purchase", "consent", "segment")
+CONDITION_TYPES = ("and", "or", "not", "trait", "score", "identifier", "event", "purchase", "consent", "segment")
 
 for _model in (AndCondition, OrCondition, NotCondition):
     _model.model_rebuild()

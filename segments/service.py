@@ -6,6 +6,7 @@ through the enforcement pipeline before anything leaves the process.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from segments.model import (
     parse_definition,
 )
 
+log = logging.getLogger("veil.segments")
 MAX_SAMPLE = 100
 MAX_NAME = 200
 
@@ -94,7 +96,7 @@ class SegmentService:
         return Preview(count, tuple(sample))
 
     def save(self, *, workspace: str, name: str, definition: Any,
-             segment_id: str | None = None) -> SegmentRecord:
+             segment_id: str | None = None, realtime: bool = False) -> SegmentRecord:
         """Create a segment, or replace the name and definition of `segment_id`; validated first."""
         name = name.strip() if isinstance(name, str) else ""
         if not name or len(name) > MAX_NAME:
@@ -106,8 +108,10 @@ class SegmentService:
         compiled = self.validate(workspace=workspace, definition=definition, segment_id=new_id)
         text, now = dump_definition(compiled.condition), self.clock()
         if segment_id is None:
-            return self.repo.create(workspace=workspace, segment_id=new_id, name=name, definition=text, now=now)
-        rec = self.repo.update(workspace=workspace, segment_id=segment_id, name=name, definition=text, now=now)
+            return self.repo.create(workspace=workspace, segment_id=new_id, name=name, definition=text, now=now,
+                                    realtime=realtime)
+        rec = self.repo.update(workspace=workspace, segment_id=segment_id, name=name, definition=text, now=now,
+                               realtime=realtime)
         if rec is None:
             raise SegmentNotFound(segment_id)
         return rec
@@ -141,14 +145,32 @@ class SegmentService:
         compiled = self.compiled(workspace=workspace, segment_id=segment_id)
         return self.repo.members(workspace=workspace, compiled=compiled)
 
-    def evaluate(self, *, workspace: str, segment_id: str) -> Evaluation:
-        """Recompute membership: open memberships for new members, close them for people who left."""
+    def evaluate(self, *, workspace: str, segment_id: str, profile_ids: Iterable[str] | None = None) -> Evaluation:
+        """Recompute membership: open memberships for new members, close them for people who left
+        (of everyone, or only of `profile_ids`)."""
         now = self.clock()
         compiled = self.compiled(workspace=workspace, segment_id=segment_id, now=now)
-        result = self.repo.evaluate(workspace=workspace, segment_id=segment_id, compiled=compiled, now=now)
+        ids = None if profile_ids is None else sorted(set(profile_ids))
+        result = self.repo.evaluate(workspace=workspace, segment_id=segment_id, compiled=compiled, now=now,
+                                    profile_ids=ids)
         if result is None:
             raise SegmentNotFound(segment_id)
         return result
+
+    def evaluate_all(self, *, workspace: str, realtime_only: bool = False,
+                     profile_ids: Iterable[str] | None = None) -> list[Evaluation]:
+        """Evaluate every saved segment of a workspace (or only those marked realtime), for everyone
+        or only for `profile_ids`."""
+        out = []
+        ids = None if profile_ids is None else list(profile_ids)
+        for rec in self.repo.list(workspace=workspace):
+            if realtime_only and not rec.realtime:
+                continue
+            try:
+                out.append(self.evaluate(workspace=workspace, segment_id=rec.id, profile_ids=ids))
+            except SegmentError as exc:  # e.g. a trait that no longer exists: skip, keep the others going
+                log.warning("segment %s not evaluated: %s", rec.id, exc)
+        return out
 
     def who_entered(self, *, workspace: str, segment_id: str, since: datetime,
                     until: datetime | None = None) -> list[MembershipChange]:

@@ -10,7 +10,7 @@ from access.pipeline import ConsentDenied, NotFound
 from audit.service import AuditUnavailable
 from privacy.catalog import CatalogError
 from privacy.dsr import DsrError
-from segments.model import SegmentError
+from segments.model import SegmentError, SegmentNotFound
 
 
 class ClientError(Exception):
@@ -35,6 +35,8 @@ def to_graphql(exc: Exception) -> GraphQLError | None:
             "code": "CONSENT_DENIED", "reason": exc.decision.reason})
     if isinstance(exc, AuditUnavailable):
         return GraphQLError("audit trail unavailable; nothing was returned", extensions={"code": "AUDIT_UNAVAILABLE"})
+    if isinstance(exc, SegmentNotFound):
+        return GraphQLError(exc.message, extensions={"code": "NOT_FOUND"})
     if isinstance(exc, SegmentError):
         return GraphQLError(exc.message, extensions={
             "code": "BAD_REQUEST", "reason": exc.code,

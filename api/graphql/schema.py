@@ -24,6 +24,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from access.pipeline import ReadContext
+from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutations, SegmentQueries
 from api.graphql.errors import ClientError, to_graphql
 from api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from api.graphql.types import (
@@ -80,7 +81,7 @@ class ProfileFilterInput:
 
 
 @strawberry.type
-class Query(PrivacyQuery):
+class Query(PrivacyQuery, SegmentQueries, ReportQueries):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
@@ -158,7 +159,7 @@ class Query(PrivacyQuery):
 
 
 @strawberry.type
-class Mutation(PrivacyMutation):
+class Mutation(PrivacyMutation, SegmentMutations, ReportMutations):
     @strawberry.mutation(description="Log in as a staff user; returns a short-lived token")
     async def login(self, info: Info, username: str, password: str, workspace: str) -> LoginResult:
         veil = info.context["veil"]
@@ -197,11 +198,11 @@ class Mutation(PrivacyMutation):
 
     @strawberry.mutation(description="Save a segment definition (create, or update with id)")
     async def save_segment(self, info: Info, name: str, definition: JSON, id: str | None = None,
-                           purpose: PurposeEnum | None = None) -> Segment:
+                           realtime: bool = False, purpose: PurposeEnum | None = None) -> Segment:
         ctx = _ctx(info, purpose)
         veil = info.context["veil"]
         rec = await _run(veil.pipeline.segment_save, ctx, veil.c.segments, name=name, definition=definition,
-                         segment_id=id)
+                         segment_id=id, realtime=realtime)
         return Segment(id=rec.id, name=rec.name, definition=json.loads(rec.definition))
 
     @strawberry.mutation(description="Create an API key for an app (admin only)")

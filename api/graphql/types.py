@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from enum import Enum
@@ -121,6 +122,33 @@ class Merge:
                      at=m.at, undone_at=m.undone_at, moved_interactions=m.moved_interactions)
 
 
+@strawberry.type(description="Model scores of a profile: RFM, NASLD lifecycle stage, BG/NBD and Gamma-Gamma")
+class ProfileScores:
+    orders: int | None = None
+    revenue: float | None = None
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    rfm_recency: int | None = strawberry.field(default=None, description="1-5, 5 = most recent")
+    rfm_frequency: int | None = None
+    rfm_monetary: int | None = None
+    rfm_segment: str | None = None
+    lifecycle_stage: str | None = strawberry.field(default=None, description="New, Active, Sleep, Lost or Deep")
+    expected_purchases: float | None = strawberry.field(default=None, description="In the next horizonDays")
+    purchase_probability: float | None = strawberry.field(
+        default=None, description="P(at least one purchase in the next horizonDays)")
+    horizon_days: int | None = None
+    stars: int | None = strawberry.field(default=None, description="purchaseProbability as 1-5 stars")
+    p_alive: float | None = strawberry.field(default=None, description="P(still a customer); 1 - churn risk")
+    clv: float | None = strawberry.field(default=None, description="Discounted expected spend (Gamma-Gamma)")
+    refreshed_at: datetime | None = None
+
+    @staticmethod
+    def of(values: tuple[MaskedValue, ...]) -> ProfileScores:
+        """From the pipeline's (permitted) score values."""
+        known = {f.name for f in dataclasses.fields(ProfileScores)}
+        return ProfileScores(**{v.name: v.value for v in values if v.name in known})
+
+
 @strawberry.type(description="A customer profile as the caller may see it")
 class Profile:
     id: strawberry.ID
@@ -138,6 +166,8 @@ class Profile:
     purpose: str
     lawful_basis: str | None
     consent_record_id: str | None
+    scores: ProfileScores | None = strawberry.field(
+        description="Model scores; null unless the role may read them and the purpose is analytics or marketing")
 
     def __post_init__(self) -> None:
         raise TypeError("build Profile with Profile.from_masked")
@@ -155,7 +185,8 @@ class Profile:
             "devices": [i for i in idents if i.name == "device_id"] if idents is not None else None,
             "cookies": [i for i in idents if i.name == "anonymous_id"] if idents is not None else None,
             "interaction_count": m.interaction_count, "withheld": list(m.withheld), "purpose": m.purpose,
-            "lawful_basis": m.lawful_basis, "consent_record_id": m.consent_record_id, "_masked": m}
+            "lawful_basis": m.lawful_basis, "consent_record_id": m.consent_record_id, "_masked": m,
+            "scores": ProfileScores.of(m.scores) if m.scores is not None else None}
         for k, v in values.items():
             object.__setattr__(obj, k, v)
         return obj

@@ -297,3 +297,30 @@ def test_missing_segment_is_not_found(service, workspace):
     with pytest.raises(SegmentError) as exc:
         service.evaluate(workspace=workspace, segment_id="seg_nope")
     assert exc.value.code == "segment_not_found" and exc.value.status == 404
+
+
+def test_nested_compound_segment(service, workspace, people):
+    """(dairy in 90 days and meat never, or platinum with no order at all) and reachable by e-mail."""
+    ids = people([
+        identify("dairy_mail", email="dm@example.com"), order("dairy_mail", 10, "dairy"),
+        identify("dairy_meat_old", email="dmo@example.com"), order("dairy_meat_old", 10, "dairy"),
+        order("dairy_meat_old", 200, "meat"),                                    # meat ever: out
+        order("dairy_nomail", 10, "dairy"),                                       # no e-mail: out
+        identify("plat", member_tier="platinum", email="p@example.com"),          # platinum, no orders: in
+        identify("plat_buyer", member_tier="platinum", email="pb@example.com"), order("plat_buyer", 5, "bakery"),
+        identify("old_dairy", email="od@example.com"), order("old_dairy", 95, "dairy"),  # outside 90 days
+    ])
+    definition = {"type": "and", "conditions": [
+        {"type": "or", "conditions": [
+            {"type": "and", "conditions": [
+                {"type": "purchase", "categories": ["dairy"], "window": {"last": 90, "unit": "days"}},
+                {"type": "purchase", "categories": ["meat"], "count": {"op": "exactly", "n": 0}}]},
+            {"type": "and", "conditions": [
+                {"type": "trait", "name": "member_tier", "op": "eq", "value": "platinum"},
+                {"type": "event", "event": "Order Completed", "count": {"op": "at_most", "n": 0}}]}]},
+        {"type": "identifier", "identifier": "email"}]}
+    assert members(service, workspace, definition) == {ids["dairy_mail"], ids["plat"]}
+    two_orders_big = {"type": "and", "conditions": [
+        {"type": "event", "event": "Order Completed", "count": {"op": "at_least", "n": 2}},
+        {"type": "event", "event": "Order Completed", "revenue": {"op": "at_least", "value": 200}}]}
+    assert members(service, workspace, two_orders_big) == {ids["dairy_meat_old"]}

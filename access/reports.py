@@ -1,0 +1,222 @@
+"""Segment membership, model reports and attribution, through the enforcement pipeline.
+
+Every call authorizes with the one `require`, audits (ids and field names, never values) and
+applies k-anonymity: groups smaller than k are suppressed for roles that may not read
+individual profiles (e.g. marketers). Samples of people go through the pipeline's consent gate
+and masking, and are empty for such roles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from access.pipeline import MaskedProfile, Pipeline, ReadContext
+from analytics.attribution import AttributionService, Credit, Model
+from analytics.service import AnalyticsService
+from graph.segments import Evaluation, SizePoint
+from segments.model import SegmentError
+from segments.service import SegmentService
+
+MAX_SAMPLE = 50
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One row of an aggregate; numbers are None when the group is suppressed (k-anonymity)."""
+
+    key: str
+    customers: int | None
+    orders: float | None
+    revenue: float | None
+    value: float | None  # AOV, ROAS, share... depending on the report
+    cost: float | None = None
+    campaign: str | None = None
+    suppressed: bool = False
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """An attribution report as the caller may see it."""
+
+    model: str
+    lookback_hours: float
+    orders: int
+    total_revenue: float
+    veil_revenue: float
+    veil_share: float
+    channels: list[GroupRow]
+    campaigns: list[GroupRow]
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """Dashboard KPIs of a period."""
+
+    aov_by_tier: list[GroupRow]
+    aov_by_stage: list[GroupRow]
+    buyers: int
+    repeat_buyers: int | None
+    repeat_purchase_rate: float | None
+    cohorts: list[tuple[str, int | None, tuple[float, ...] | None, bool]]  # month, size, retention, suppressed
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Who entered and left a segment in [since, until): counts, plus masked samples."""
+
+    segment_id: str
+    since: datetime
+    until: datetime
+    entered_count: int
+    left_count: int
+    entered: list[MaskedProfile]
+    left: list[MaskedProfile]
+
+
+class Reports:
+    """Aggregate reads and their writes (evaluation, costs), authorized and audited."""
+
+    def __init__(self, *, pipeline: Pipeline, segments: SegmentService, analytics: AnalyticsService,
+                 attribution: AttributionService, k_anonymity: int) -> None:
+        self.pipeline = pipeline
+        self.segments = segments
+        self.analytics = analytics
+        self.attribution = attribution
+        self.k = k_anonymity
+
+    def sees_individuals(self, ctx: ReadContext) -> bool:
+        """True when the role may read individual profiles (no k-anonymity suppression then)."""
+        return self.pipeline.authz.allowed(ctx.principal, "profile", "read")
+
+    def suppress(self, ctx: ReadContext, n: int) -> bool:
+        """Whether a group of n people must be hidden from this caller."""
+        return 0 < n < self.k and not self.sees_individuals(ctx)
+
+    # --- segments -------------------------------------------------------------------------------
+
+    def list_segments(self, ctx: ReadContext) -> list[Any]:
+        """The workspace's saved segments."""
+        self.pipeline.require(ctx, "segments", "read")
+        rows = self.segments.list_segments(workspace=ctx.principal.workspace)
+        self.pipeline.audit_access(ctx, resource="segments", reason="list", returned=("segments.definition",))
+        return rows
+
+    def evaluate(self, ctx: ReadContext, segment_id: str) -> Evaluation:
+        """Recompute a saved segment's membership now."""
+        self.pipeline.require(ctx, "segments", "write")
+        result = self.segments.evaluate(workspace=ctx.principal.workspace, segment_id=segment_id)
+        self.pipeline.audit_access(ctx, resource="segments", reason="evaluated", write=True,
+                                   returned=("segments.size",))
+        return result
+
+    def membership(self, ctx: ReadContext, segment_id: str, *, since: datetime, until: datetime | None,
+                   sample_size: int) -> Membership:
+        """Who entered and who left in [since, until): counts for everyone with segment access; a
+        masked sample only for roles that may read profiles."""
+        self.pipeline.require(ctx, "segments", "read")
+        ws = ctx.principal.workspace
+        until = until or self.segments.clock()
+        entered = self.segments.who_entered(workspace=ws, segment_id=segment_id, since=since, until=until)
+        left = self.segments.who_left(workspace=ws, segment_id=segment_id, since=since, until=until)
+        n = max(0, min(sample_size, MAX_SAMPLE))
+        entered_sample = self.pipeline.sample_profiles(ctx, [c.profile_id for c in entered[:n]])
+        left_sample = self.pipeline.sample_profiles(ctx, [c.profile_id for c in left[:n]])
+        self.pipeline.audit_access(ctx, resource="segments", reason="membership",
+                                   returned=("segments.entered_count", "segments.left_count"))
+        return Membership(segment_id, since, until, len(entered), len(left), entered_sample, left_sample)
+
+    def sizes(self, ctx: ReadContext, segment_id: str, times: list[datetime]) -> list[SizePoint]:
+        """A saved segment's size at each time (from the membership history)."""
+        self.pipeline.require(ctx, "segments", "read")
+        if not 1 <= len(times) <= 400:
+            raise SegmentError("invalid_request", "give 1-400 times")
+        points = self.segments.size_history(workspace=ctx.principal.workspace, segment_id=segment_id,
+                                            times=sorted(times))
+        self.pipeline.audit_access(ctx, resource="segments", reason="size_history", returned=("segments.size",))
+        return points
+
+    # --- attribution and KPIs ---------------------------------------------------------------------
+
+    def _row(self, ctx: ReadContext, key: str, customers: int, orders: float, revenue: float, value: float | None,
+             cost: float | None = None, campaign: str | None = None) -> GroupRow:
+        if self.suppress(ctx, customers):
+            return GroupRow(key, None, None, None, None, None, campaign, suppressed=True)
+        return GroupRow(key, customers, orders, revenue, value, cost, campaign)
+
+    def _credit_row(self, ctx: ReadContext, c: Credit) -> GroupRow:
+        return self._row(ctx, c.channel, c.customers, c.orders, c.revenue, c.roas, c.cost, c.campaign)
+
+    def attribution_report(self, ctx: ReadContext, *, since: datetime, until: datetime, model: str | None,
+                           lookback_hours: float | None) -> Attribution:
+        """Revenue by channel and campaign (ROAS where costs exist); small groups suppressed."""
+        self.pipeline.require(ctx, "aggregates", "read")
+        try:
+            r = self.attribution.report(workspace=ctx.principal.workspace, since=since, until=until,
+                                        model=Model(model) if model else None, lookback_hours=lookback_hours)
+        except ValueError as exc:
+            raise SegmentError("invalid_request", str(exc)) from None
+        out = Attribution(model=r.model.value, lookback_hours=r.lookback.total_seconds() / 3600, orders=r.orders,
+                          total_revenue=r.total_revenue, veil_revenue=r.veil_revenue, veil_share=r.veil_share,
+                          channels=[self._credit_row(ctx, c) for c in r.channels],
+                          campaigns=[self._credit_row(ctx, c) for c in r.campaigns])
+        self.pipeline.audit_access(ctx, resource="aggregates", reason="attribution",
+                                   returned=("aggregates.attribution",))
+        return out
+
+    def record_cost(self, ctx: ReadContext, *, channel: str, campaign: str | None, amount: float, currency: str,
+                    starts: datetime, ends: datetime) -> str:
+        """Enter a campaign cost (audited write)."""
+        self.pipeline.require(ctx, "campaign_costs", "write")
+        try:
+            cost_id = self.attribution.add_cost(workspace=ctx.principal.workspace, channel=channel,
+                                                campaign=campaign, amount=amount, currency=currency, starts=starts,
+                                                ends=ends, actor=ctx.principal.id)
+        except ValueError as exc:
+            raise SegmentError("invalid_request", str(exc)) from None
+        self.pipeline.audit_access(ctx, resource="campaign_costs", reason="recorded", write=True,
+                                   subject=cost_id, returned=("campaign_costs.amount",))
+        return cost_id
+
+    def kpis(self, ctx: ReadContext, *, since: datetime, until: datetime, cohort_months: int = 6) -> Kpis:
+        """AOV by member tier and lifecycle stage, repeat-purchase rate, cohort retention."""
+        self.pipeline.require(ctx, "aggregates", "read")
+        ws = ctx.principal.workspace
+
+        def aov(group: str) -> list[GroupRow]:
+            rows = self.analytics.group_revenue(workspace=ws, group=group, since=since, until=until)
+            return [self._row(ctx, g.group, g.buyers, g.orders, g.revenue, g.revenue / g.orders if g.orders else None)
+                    for g in sorted(rows, key=lambda g: g.group)]
+
+        buyers, repeaters = self.attribution.repeat_rate(workspace=ws, since=since, until=until)
+        hidden = self.suppress(ctx, buyers)
+        cohorts = [(c.month, None, None, True) if self.suppress(ctx, c.size) else (c.month, c.size, c.retention, False)
+                   for c in self.attribution.cohorts(workspace=ws, since=since, until=until, months=cohort_months)]
+        out = Kpis(aov_by_tier=aov("tier"), aov_by_stage=aov("stage"), buyers=buyers,
+                   repeat_buyers=None if hidden else repeaters,
+                   repeat_purchase_rate=None if hidden or not buyers else repeaters / buyers, cohorts=cohorts)
+        self.pipeline.audit_access(ctx, resource="aggregates", reason="kpis", returned=("aggregates.kpis",))
+        return out
+
+    def transitions(self, ctx: ReadContext, *, month: str | None) -> tuple[str, str, tuple[str, ...],
+                                                                            list[list[int | None]]]:
+        """The NASLD transition matrix (cells under k hidden for roles that may not see individuals)."""
+        self.pipeline.require(ctx, "aggregates", "read")
+        if month is not None and not (len(month) == 7 and month[4] == "-" and month.replace("-", "").isdigit()):
+            raise SegmentError("invalid_request", "month must be YYYY-MM")
+        m = self.analytics.transition_matrix(workspace=ctx.principal.workspace, month=month)
+        rows = [list(r) for r in m.counts] + [list(m.entered)]
+        cells: list[list[int | None]] = [[None if self.suppress(ctx, n) else n for n in r] for r in rows]
+        self.pipeline.audit_access(ctx, resource="aggregates", reason="transitions",
+                                   returned=("aggregates.transitions",))
+        return m.from_month, m.to_month, m.stages, cells
+
+    def stage_revenue(self, ctx: ReadContext, *, since: datetime, until: datetime) -> list[GroupRow]:
+        """Each lifecycle stage's revenue and share of the period's revenue."""
+        self.pipeline.require(ctx, "aggregates", "read")
+        rows = [self._row(ctx, s.stage, s.buyers, s.orders, s.revenue, s.share)
+                for s in self.analytics.stage_revenue(workspace=ctx.principal.workspace, since=since, until=until)]
+        self.pipeline.audit_access(ctx, resource="aggregates", reason="stage_revenue",
+                                   returned=("aggregates.stage_revenue",))
+        return rows
