@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import neo4j
-
-from graph.driver import to_native
+from graph.driver import Repository, to_native
 
 # Every score property (constant keys: the write map and the clearing map are built from these).
 SCORE_KEYS = (
@@ -112,22 +110,8 @@ class GroupRevenue:
     orders: int
 
 
-class AnalyticsRepository:
+class AnalyticsRepository(Repository):
     """Reads the order history and writes model scores; every query is scoped by workspace."""
-
-    def __init__(self, driver: neo4j.Driver, *, database: str) -> None:
-        self.driver = driver
-        self.database = database
-
-    def _read(self, query: str, **params: Any) -> list[neo4j.Record]:
-        records, _, _ = self.driver.execute_query(
-            query, params, database_=self.database, routing_=neo4j.RoutingControl.READ)
-        return records
-
-    def _write(self, query: str, **params: Any) -> list[neo4j.Record]:
-        records, _, _ = self.driver.execute_query(
-            query, params, database_=self.database, routing_=neo4j.RoutingControl.WRITE)
-        return records
 
     def order_history(self, *, workspace: str, events: Sequence[str], now: datetime) -> OrderHistory:
         """All purchases up to `now` of active profiles."""

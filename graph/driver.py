@@ -49,3 +49,23 @@ def ping(driver: neo4j.Driver, *, database: str) -> bool:
     except Exception:  # noqa: BLE001 - any failure means not reachable
         return False
     return bool(records and records[0]["ok"] == 1)
+
+
+class Repository:
+    """Base of the repositories: the driver, the database name and one read/write helper each."""
+
+    def __init__(self, driver: neo4j.Driver, *, database: str) -> None:
+        self.driver = driver
+        self.database = database
+
+    def _read(self, query: str, **params: Any) -> list[neo4j.Record]:
+        """Run a read query (read routing, the configured database)."""
+        records, _, _ = self.driver.execute_query(
+            query, params, database_=self.database, routing_=neo4j.RoutingControl.READ)
+        return records
+
+    def _write(self, query: str, **params: Any) -> list[neo4j.Record]:
+        """Run a write query in its own transaction."""
+        records, _, _ = self.driver.execute_query(
+            query, params, database_=self.database, routing_=neo4j.RoutingControl.WRITE)
+        return records

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import neo4j
-
-from graph.driver import to_native
+from graph.driver import Repository, to_native
 
 CREATE_CASE = """
 CREATE (d:DsrCase {id: $id, workspace: $workspace, kind: $kind, subject: $subject, state: $state,
@@ -107,21 +105,8 @@ def _history(steps: tuple[DsrStep, ...]) -> str:
     return json.dumps([s.__dict__ for s in steps])
 
 
-class DsrRepository:
+class DsrRepository(Repository):
     """Cases and the person-scoped reads of a DSR; every query is scoped by workspace."""
-
-    def __init__(self, driver: neo4j.Driver, *, database: str) -> None:
-        self.driver = driver
-        self.database = database
-
-    def _read(self, query: str, **params: Any) -> list[neo4j.Record]:
-        records, _, _ = self.driver.execute_query(query, params, database_=self.database,
-                                                  routing_=neo4j.RoutingControl.READ)
-        return records
-
-    def _write(self, query: str, **params: Any) -> list[neo4j.Record]:
-        records, _, _ = self.driver.execute_query(query, params, database_=self.database)
-        return records
 
     def create(self, *, id: str, workspace: str, kind: str, subject: str, state: str, received_at: datetime,
                due_at: datetime, actor: str, changes: dict[str, Any] | None) -> DsrCaseRecord:

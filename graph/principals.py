@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import neo4j
+from graph.driver import Repository
 
 CREATE_KEY = """
 CREATE (k:ApiKey {id: $id, workspace: $workspace, role: $role, name: $name, key_hash: $key_hash,
@@ -52,17 +52,8 @@ class UserRecord:
     disabled: bool
 
 
-class PrincipalRepository:
+class PrincipalRepository(Repository):
     """Reads and writes of API keys and users."""
-
-    def __init__(self, driver: neo4j.Driver, *, database: str) -> None:
-        self.driver = driver
-        self.database = database
-
-    def _read(self, query: str, **params: object) -> list[neo4j.Record]:
-        records, _, _ = self.driver.execute_query(query, params, database_=self.database,
-                                                  routing_=neo4j.RoutingControl.READ)
-        return records
 
     def create_key(self, *, key_id: str, workspace: str, role: str, name: str, key_hash: str, prefix: str,
                    actor: str) -> None:

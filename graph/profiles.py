@@ -12,7 +12,7 @@ import neo4j
 
 from consent.model import ConsentRecord
 from graph.consents import CONSENT_MAP, in_order, to_record
-from graph.driver import from_iso
+from graph.driver import Repository, from_iso
 from graph.driver import to_native as _native
 from graph.identity import TRAIT_PREFIX
 
@@ -252,17 +252,8 @@ def parse_interaction_cursor(cursor: str | None) -> tuple[datetime | None, str |
     return datetime.fromisoformat(ts), key
 
 
-class ProfileRepository:
+class ProfileRepository(Repository):
     """Reads of the single customer view; every query is scoped by workspace."""
-
-    def __init__(self, driver: neo4j.Driver, *, database: str) -> None:
-        self.driver = driver
-        self.database = database
-
-    def _read(self, query: str, **params: Any) -> list[neo4j.Record]:
-        records, _, _ = self.driver.execute_query(
-            query, params, database_=self.database, routing_=neo4j.RoutingControl.READ)
-        return records
 
     def get_profile(self, *, workspace: str, profile_id: str) -> ProfileRecord | None:
         """A profile by id, or None (also for another workspace's profile)."""

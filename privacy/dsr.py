@@ -245,7 +245,7 @@ class DsrService:
         consents = self.pipeline.consents.for_subject(workspace=case.workspace, profile_id=profile.id)
         tables = build_package(case_id=case.id, workspace=case.workspace, profile=profile, sources=self.repo,
                                consents=consents, audit_records=records,
-                               open_rows=getattr(self.pipeline.profiles, "open_rows", lambda rows: rows))
+                               open_rows=self.pipeline.profiles.open_rows)
         path = write_package(tables, case_id=case.id, directory=self.export_dir / case.workspace)
         return {"package": str(path), **{f"{k}_count": len(v) for k, v in tables.items() if isinstance(v, list)}}
 
