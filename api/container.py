@@ -97,7 +97,13 @@ class Container:
     reports: Reports
 
     def close(self) -> None:
-        """Release the driver and the key store."""
+        """Finish queued realtime segment evaluations, then release the driver and the key store.
+
+        Without the flush a short-lived process (a CLI import) closed the driver under the
+        evaluator's background thread, which then failed and logged into a closed stream.
+        """
+        if self.realtime is not None:
+            self.realtime.flush(timeout=30.0)
         self.driver.close()
         close = getattr(self.vault.store, "close", None)
         if close is not None:
