@@ -1,0 +1,1 @@
+"""Pieces every layer may import: the base domain error."""
