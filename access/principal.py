@@ -16,6 +16,7 @@ class PrincipalKind(StrEnum):
     API_KEY = "api_key"
     WRITE_KEY = "write_key"
     SYSTEM = "system"
+    OPERATOR = "operator"  # a person at the server's command line (veil CLI), with casbin roles
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from access.pipeline import MaskedProfile, Pipeline, ReadContext
+from access.principal import Principal
 from analytics.attribution import AttributionService, Credit, Model
 from analytics.service import AnalyticsService
 from graph.segments import Evaluation, SizePoint
@@ -110,6 +111,19 @@ class Reports:
         self.pipeline.audit_access(ctx, resource="segments", reason="evaluated", write=True,
                                    returned=("segments.size",))
         return result
+
+    def evaluate_all(self, ctx: ReadContext, *, realtime_only: bool = False) -> list[Evaluation]:
+        """Recompute every saved segment (or the realtime ones)."""
+        self.pipeline.require(ctx, "segments", "write")
+        results = self.segments.evaluate_all(workspace=ctx.principal.workspace, realtime_only=realtime_only)
+        self.pipeline.audit_access(ctx, resource="segments", reason="evaluated_all", write=True,
+                                   returned=("segments.size",))
+        return results
+
+    def refresh_scores(self, caller: Principal, *, progress: Any = None) -> Any:
+        """Recompute the lifecycle and prediction scores of every buyer (a write of derived data)."""
+        self.pipeline.guard.require(caller, "analytics.scores", "write", reason="refresh")
+        return self.analytics.refresh(workspace=caller.workspace, progress=progress)
 
     def membership(self, ctx: ReadContext, segment_id: str, *, since: datetime, until: datetime | None,
                    sample_size: int) -> Membership:

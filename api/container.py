@@ -11,6 +11,7 @@ import neo4j
 from access.admin import AdminService
 from access.auth import DEV_JWT_SECRET, AuthService, AuthSettings
 from access.authz import Authorizer
+from access.guard import Guard
 from access.pipeline import Pipeline
 from access.principal import ROLES
 from access.reports import Reports
@@ -44,10 +45,12 @@ from graph.retention import RetentionRepository
 from graph.segments import SegmentRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
+from graph.upgrade import UpgradeRepository
 from privacy.catalog import CatalogService
 from privacy.dsr import DsrService
 from privacy.erasure import ErasureReport, erase_profile
 from privacy.ingest_scan import IngestScanner, load_ingest_policy
+from privacy.key_admin import KeyAdmin
 from privacy.keys import (
     KeyMaterialError,
     SqliteKeyStore,
@@ -80,6 +83,8 @@ class Container:
     ingest: IngestService
     profiles: ProfileReader
     auth: AuthService
+    guard: Guard
+    keys: KeyAdmin
     pipeline: Pipeline
     admin: AdminService
     audit: AuditService
@@ -95,6 +100,13 @@ class Container:
     analytics: AnalyticsService
     realtime: RealtimeEvaluator | None
     reports: Reports
+
+    def migrate(self) -> tuple[list[int], int, int]:
+        """Apply schema migrations: (applied now, current version, latest version)."""
+        from graph.migrations import LATEST_VERSION, apply_migrations, current_version
+
+        applied = apply_migrations(self.driver, database=self.neo4j.database)
+        return applied, current_version(self.driver, database=self.neo4j.database), LATEST_VERSION
 
     def close(self) -> None:
         """Finish queued realtime segment evaluations, then release the driver and the key store.
@@ -165,8 +177,9 @@ def build_container(
     catalog = CatalogService(repo=CatalogRepository(driver, database=db), sample_values=privacy.catalog_sample_values,
                              refresh_seconds=privacy.catalog_refresh_seconds)
     scanner = IngestScanner(catalog=catalog, policy=ingest_policy, hmac_key=hmac_key) if privacy.ingest_scan else None
-    pipeline = Pipeline(authz=authz, profiles=profiles, consents=consents, consent_policy=consent_policy,
-                        masking=masking, audit=audit, jurisdiction=consent_settings.jurisdiction,
+    guard = Guard(authz=authz, audit=audit)
+    pipeline = Pipeline(guard=guard, profiles=profiles, consents=consents, consent_policy=consent_policy,
+                        masking=masking, jurisdiction=consent_settings.jurisdiction,
                         hmac_key=hmac_key, catalog=catalog)
     erasure = ErasureRepository(driver, database=db)
     erase = partial(erase_profile, vault=vault, repo=erasure, audit=audit, suppress=privacy.suppression)
@@ -189,7 +202,8 @@ def build_container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
         ingest=ingest,
-        profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
+        profiles=profiles, auth=auth, guard=guard, pipeline=pipeline,
+        keys=KeyAdmin(guard=guard, vault=vault, upgrade_repo=UpgradeRepository(driver, database=db)), admin=admin, audit=audit,
         segments=segments, realtime=realtime,
         vault=vault, privacy=privacy, crypto=crypto, erase=erase, catalog=catalog, dsr=dsr,
         retention=RetentionService(repo=RetentionRepository(driver, database=db), audit=audit,

@@ -58,6 +58,7 @@ class ActorKind(str, Enum):
     API_KEY = "api_key"
     WRITE_KEY = "write_key"
     SYSTEM = "system"
+    OPERATOR = "operator"
 
 
 class InvalidAuditEvent(ValueError):

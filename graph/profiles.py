@@ -18,7 +18,11 @@ from graph.identity import TRAIT_PREFIX
 
 SCORE_PREFIX = "score."
 # Times come back as ISO text (see graph.driver.from_iso); traits and scores as [key, value] pairs.
-_PROFILE_MAP = """p {.id, .workspace, .status, .trait_meta, .merged_into, .restricted,
+# A restriction of processing belongs to the person: it holds when any profile merged into this
+# one carries it (so a merge cannot lift it, and an unmerge gives it back to the profile it was on).
+_PROFILE_MAP = """p {.id, .workspace, .status, .trait_meta, .merged_into,
+         restricted: coalesce(p.restricted, false)
+                     OR EXISTS { MATCH (:Profile {restricted: true})-[:MERGED_INTO*1..]->(p) },
          first_seen: toString(p.first_seen), last_seen: toString(p.last_seen),
          traits: [k IN keys(p) WHERE k STARTS WITH 'trait.' | [k, p[k]]],
          scores: [k IN keys(p) WHERE k STARTS WITH 'score.' | [k, p[k]]]}"""

@@ -23,10 +23,8 @@ from typing import Any
 
 import structlog
 
-from access.admin import principal_event
-from access.authz import Forbidden
 from access.pipeline import Pipeline
-from access.principal import Principal, PrincipalKind
+from access.principal import Principal
 from audit.events import AuditAction, Decision, field_ref
 from collect.traits import TraitError, TraitService, validate_traits
 from consent.model import Channel, ConsentRecord, ConsentStatus, LawfulBasis, Purpose
@@ -34,6 +32,7 @@ from graph.dsr import DsrCaseRecord, DsrRepository
 from privacy.dsr_export import AUDIT_LIMIT, build_package, write_package
 
 log = structlog.get_logger("veil.dsr")
+SEALED_CHANGES = "__sealed__"
 ErasureRunner = Callable[..., Any]  # (*, workspace, profile_id, actor, reason) -> ErasureReport
 
 
@@ -94,6 +93,7 @@ class DsrService:
                  deadline_days: int = 30, erasure: ErasureRunner | None = None) -> None:
         self.repo = repo
         self.pipeline = pipeline
+        self.guard = pipeline.guard
         self.traits = traits
         self.export_dir = export_dir
         self.deadline_days = deadline_days
@@ -105,20 +105,15 @@ class DsrService:
                action: AuditAction = AuditAction.DSR, decision: Decision = Decision.ALLOW,
                fields: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
                consent_record_id: str | None = None) -> None:
-        self.pipeline.audit.record(principal_event(
-            principal, action=action, resource=resource, subject=subject, decision=decision, reason=reason,
-            purpose=Purpose.legal_obligation.value, lawful_basis=LawfulBasis.legal_obligation.value, fields=fields,
-            extra=extra, consent_record_id=consent_record_id))
+        self.guard.record(principal, action=action, resource=resource, subject=subject, decision=decision,
+                          reason=reason, purpose=Purpose.legal_obligation.value,
+                          lawful_basis=LawfulBasis.legal_obligation.value, returned=fields, extra=extra,
+                          consent_record_id=consent_record_id, immediate=True)
 
     def _require(self, principal: Principal, action: str, *, subject: str | None = None) -> None:
-        if principal.kind is PrincipalKind.SYSTEM:  # the CLI / jobs run with the operator's rights
-            return
-        try:
-            self.pipeline.authz.require(principal, "dsr", action)
-        except Forbidden:
-            self._audit(principal, resource="dsr", subject=subject, reason="forbidden", decision=Decision.DENY,
-                        action=AuditAction.DSR)
-            raise
+        # Every caller, the CLI's operator and jobs included, is authorized by the one guard.
+        self.guard.require(principal, "dsr", action, subject=subject, audit_allow=False,
+                           audit_action=AuditAction.DSR)
 
     # --- cases ---------------------------------------------------------------------------------
 
@@ -154,7 +149,25 @@ class DsrService:
         return self.repo.create(id=case_id, workspace=ws, kind=k.value, subject=profile.id,
                                 state=DsrState.RECEIVED.value, received_at=received,
                                 due_at=received + timedelta(days=self.deadline_days), actor=principal.id,
-                                changes=changes)
+                                changes=self._seal_changes(ws, profile.id, changes))
+
+    def _seal_changes(self, workspace: str, profile_id: str, changes: dict[str, Any] | None) -> Any:
+        """The corrected values are personal data: sealed under the person's data key while the
+        case is open (so an erasure shreds them too), never plaintext in the graph."""
+        vault = self.traits.vault
+        if changes is None or not vault.enabled:
+            return changes
+        vault.prepare(workspace, [profile_id], create=True)
+        return {SEALED_CHANGES: vault.seal(profile_id, changes)}
+
+    def _open_changes(self, case: DsrCaseRecord) -> dict[str, Any]:
+        changes = case.changes or {}
+        if SEALED_CHANGES in changes:
+            opened = self.traits.vault.open(changes[SEALED_CHANGES])
+            if opened is None:
+                raise DsrError("subject_not_found", "the person's data key is gone (erased)")
+            return dict(opened)
+        return dict(changes)
 
     def get(self, *, principal: Principal, case_id: str) -> DsrCaseRecord:
         """A case of the caller's workspace, or DsrError(case_not_found)."""
@@ -257,7 +270,7 @@ class DsrService:
         return _report(report)
 
     def _run_rectification(self, principal: Principal, case: DsrCaseRecord) -> dict[str, Any]:
-        changes = case.changes or {}
+        changes = self._open_changes(case)
         names = tuple(field_ref("traits", n) for n in sorted(changes))
         self._audit(principal, resource="profile.traits", subject=case.subject, reason="rectified",
                     action=AuditAction.WRITE, fields=names, extra={"case_id": case.id})
