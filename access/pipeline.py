@@ -378,24 +378,3 @@ class Pipeline:
         """Record an allowed read or write of aggregates/segments (ids and field names only)."""
         self._audit(ctx, action=AuditAction.WRITE if write else AuditAction.READ, resource=resource,
                     subject=subject, decision=AuditDecision.ALLOW, reason=reason, returned=returned)
-
-    def segment_preview(self, ctx: ReadContext, segments: Any, definition: Any,
-                        sample_size: int) -> tuple[int, list[MaskedProfile]]:
-        """Count and a small sample of a segment definition; the sample goes through the same
-        gate and masking (and is empty for roles that may not read profiles, e.g. marketers)."""
-        self.require(ctx, "segments", "read")
-        preview = segments.preview(workspace=ctx.principal.workspace, definition=definition,
-                                   sample_size=sample_size)
-        sample = self.sample_profiles(ctx, preview.sample_ids)
-        self._audit(ctx, action=AuditAction.READ, resource="segments", subject=None,
-                    decision=AuditDecision.ALLOW, reason="preview", returned=("segments.count",))
-        return preview.count, sample
-
-    def segment_save(self, ctx: ReadContext, segments: Any, *, name: str, definition: Any,
-                     segment_id: str | None, realtime: bool = False) -> Any:
-        """Save (create or update) a segment definition, audited."""
-        self.require(ctx, "segments", "write")
-        self._audit(ctx, action=AuditAction.WRITE, resource="segments", subject=None,
-                    decision=AuditDecision.ALLOW, reason="saved", returned=("segments.definition",))
-        return segments.save(workspace=ctx.principal.workspace, name=name, definition=definition,
-                             segment_id=segment_id, realtime=realtime)

@@ -43,10 +43,10 @@ class Attribution:
 
     model: str
     lookback_hours: float
-    orders: int
-    total_revenue: float
-    veil_revenue: float
-    veil_share: float
+    orders: int | None  # None: fewer than k orders, hidden from roles without individual access
+    total_revenue: float | None
+    veil_revenue: float | None
+    veil_share: float | None
     channels: list[GroupRow]
     campaigns: list[GroupRow]
 
@@ -112,6 +112,28 @@ class Reports:
                                    returned=("segments.size",))
         return result
 
+    def preview(self, ctx: ReadContext, *, definition: Any, sample_size: int) -> tuple[int | None, list[MaskedProfile]]:
+        """Count and a small sample of a segment definition. The sample goes through the consent
+        gate and masking (empty for roles that may not read profiles); for those roles a count
+        under k is suppressed too (None), so a preview cannot single a person out."""
+        self.pipeline.require(ctx, "segments", "read")
+        preview = self.segments.preview(workspace=ctx.principal.workspace, definition=definition,
+                                        sample_size=max(0, min(sample_size, MAX_SAMPLE)))
+        sample = self.pipeline.sample_profiles(ctx, preview.sample_ids)
+        hidden = self.suppress(ctx, preview.count)
+        self.pipeline.audit_access(ctx, resource="segments", reason="preview_suppressed" if hidden else "preview",
+                                   returned=() if hidden else ("segments.count",))
+        return (None if hidden else preview.count), sample
+
+    def save_segment(self, ctx: ReadContext, *, name: str, definition: Any, segment_id: str | None,
+                     realtime: bool = False) -> Any:
+        """Save (create or update) a segment definition, audited."""
+        self.pipeline.require(ctx, "segments", "write")
+        self.pipeline.audit_access(ctx, resource="segments", reason="saved", write=True,
+                                   returned=("segments.definition",))
+        return self.segments.save(workspace=ctx.principal.workspace, name=name, definition=definition,
+                                  segment_id=segment_id, realtime=realtime)
+
     def evaluate_all(self, ctx: ReadContext, *, realtime_only: bool = False) -> list[Evaluation]:
         """Recompute every saved segment (or the realtime ones)."""
         self.pipeline.require(ctx, "segments", "write")
@@ -171,8 +193,10 @@ class Reports:
                                         model=Model(model) if model else None, lookback_hours=lookback_hours)
         except ValueError as exc:
             raise SegmentError("invalid_request", str(exc)) from None
-        out = Attribution(model=r.model.value, lookback_hours=r.lookback.total_seconds() / 3600, orders=r.orders,
-                          total_revenue=r.total_revenue, veil_revenue=r.veil_revenue, veil_share=r.veil_share,
+        hide = self.suppress(ctx, r.orders)  # totals of fewer than k orders could single a buyer out
+        out = Attribution(model=r.model.value, lookback_hours=r.lookback.total_seconds() / 3600,
+                          orders=None if hide else r.orders, total_revenue=None if hide else r.total_revenue,
+                          veil_revenue=None if hide else r.veil_revenue, veil_share=None if hide else r.veil_share,
                           channels=[self._credit_row(ctx, c) for c in r.channels],
                           campaigns=[self._credit_row(ctx, c) for c in r.campaigns])
         self.pipeline.audit_access(ctx, resource="aggregates", reason="attribution",

@@ -26,9 +26,7 @@ from api.graphql.schema import build_schema
 from api.logs import configure_logging, request_id_var
 from api.settings import AppSettings
 from audit.events import request_id_var as audit_request_id_var
-from graph.driver import ping
-from graph.jobs import LeaseRepository
-from graph.migrations import LATEST_VERSION, current_version
+from graph.migrations import LATEST_VERSION
 
 log = structlog.get_logger("veil.api")
 
@@ -87,7 +85,7 @@ def _start_scheduler(c: Container) -> Scheduler | None:
         return None
     jobs = model_jobs(analytics=c.analytics, segments=c.segments, refresh_interval=s.refresh_interval_seconds,
                       sweep_interval=s.sweep_interval_seconds, workspaces=c.analytics.repo.workspaces)
-    scheduler = Scheduler(jobs, leases=LeaseRepository(c.driver, database=c.neo4j.database))
+    scheduler = Scheduler(jobs, leases=c.leases())
     scheduler.start()
     log.info("scheduler_started", jobs=[j.name for j in scheduler.jobs])
     return scheduler
@@ -147,11 +145,11 @@ def create_app(container: Container | None = None) -> FastAPI:
     async def readyz(request: Request) -> JSONResponse:
         """Readiness: Neo4j reachable and the schema at the latest version."""
         c: Container = request.app.state.container
-        reachable = await run_in_threadpool(ping, c.driver, database=c.neo4j.database)
+        reachable = await run_in_threadpool(c.ping)
         version = None
         if reachable:
             try:
-                version = await run_in_threadpool(current_version, c.driver, database=c.neo4j.database)
+                version = await run_in_threadpool(c.schema_version)
             except Exception:  # noqa: BLE001
                 version = None
         ok = reachable and version == LATEST_VERSION

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import neo4j
 
@@ -107,6 +108,24 @@ class Container:
 
         applied = apply_migrations(self.driver, database=self.neo4j.database)
         return applied, current_version(self.driver, database=self.neo4j.database), LATEST_VERSION
+
+    def ping(self) -> bool:
+        """Neo4j reachable (readiness)."""
+        from graph.driver import ping
+
+        return ping(self.driver, database=self.neo4j.database)
+
+    def schema_version(self) -> int | None:
+        """The applied schema version (readiness)."""
+        from graph.migrations import current_version
+
+        return current_version(self.driver, database=self.neo4j.database)
+
+    def leases(self) -> Any:
+        """Job leases in Neo4j, so one worker of many runs a periodic job."""
+        from graph.jobs import LeaseRepository
+
+        return LeaseRepository(self.driver, database=self.neo4j.database)
 
     def close(self) -> None:
         """Finish queued realtime segment evaluations, then release the driver and the key store.

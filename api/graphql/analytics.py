@@ -113,10 +113,10 @@ class AggregateRow:
 class AttributionResult:
     model: str
     lookback_hours: float
-    orders: int
-    total_revenue: float
-    veil_revenue: float
-    veil_share: float = strawberry.field(description="Share of revenue through Veil-driven channels")
+    orders: int | None = strawberry.field(description="null when under k and your role may not see individuals")
+    total_revenue: float | None
+    veil_revenue: float | None
+    veil_share: float | None = strawberry.field(description="Share of revenue through Veil-driven channels")
     channels: list[AggregateRow]
     campaigns: list[AggregateRow]
 
