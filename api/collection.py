@@ -8,7 +8,6 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any
 
-import neo4j.exceptions
 import orjson
 import structlog
 from fastapi import APIRouter, Request
@@ -20,6 +19,7 @@ from api.deps import ContainerDep, authenticate_source, write_key_from_header
 from api.errors import ApiError, error_body
 from collect.normalize import parse_timestamp
 from collect.service import IngestResult
+from graph.driver import STORE_UNAVAILABLE
 
 router = APIRouter(prefix="/v1", tags=["collection"])
 log = structlog.get_logger("veil.collect")
@@ -104,8 +104,7 @@ async def _ingest(
             received_at=datetime.now(UTC), sent_at=sent_at, forced_type=forced_type,
             sec_gpc=request.headers.get("sec-gpc"),
         )
-    except (neo4j.exceptions.TransientError, neo4j.exceptions.ServiceUnavailable,
-            neo4j.exceptions.SessionExpired) as exc:
+    except STORE_UNAVAILABLE as exc:
         log.warning("ingest_unavailable", error=type(exc).__name__)
         raise ApiError(503, "store_unavailable", "the graph store is busy or unreachable; nothing was stored, retry",
                        headers={"Retry-After": str(settings.retry_after_seconds)}) from exc

@@ -69,3 +69,9 @@ class Repository:
         records, _, _ = self.driver.execute_query(
             query, params, database_=self.database, routing_=neo4j.RoutingControl.WRITE)
         return records
+
+
+# Errors that mean "the store is unreachable or busy, retry later" (503 + Retry-After for transports,
+# which must not import the driver themselves).
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    neo4j.exceptions.TransientError, neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired)
