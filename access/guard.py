@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from access.authz import Authorizer, FieldPermissions, Forbidden
@@ -149,7 +149,35 @@ class Guard:
             _scope.reset(token)
 
     def flush(self, scope: _Scope) -> None:
-        """Write the scope's records (raises AuditUnavailable; then nothing may be returned)."""
-        events, scope.events = scope.events, []
+        """Write the scope's records in one transaction, one allowed-read record per person listing
+        every field group read (raises AuditUnavailable; then nothing may be returned)."""
+        events, scope.events = coalesce_reads(scope.events), []
         if events:
             self.audit.record_many(events)
+
+
+def coalesce_reads(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Merge the allowed reads of one person in one request (profile, interactions, consents...)
+    into the profile read's record: the fields of every group it returned, its lawful basis and
+    consent record. Denials, writes and reads of other kinds stay as they are."""
+    out: list[AuditEvent] = []
+    by_subject: dict[tuple[str, str | None, str | None], int] = {}
+    for ev in events:
+        if (ev.action is not AuditAction.READ or ev.decision is not AuditDecision.ALLOW or ev.subject is None
+                or not ev.resource.startswith("profile")):
+            out.append(ev)
+            continue
+        k = (ev.subject, ev.purpose, ev.actor)
+        i = by_subject.get(k)
+        if i is None:
+            by_subject[k] = len(out)
+            out.append(ev)
+            continue
+        first = out[i]
+        main, other = (ev, first) if ev.resource == "profile" and first.resource != "profile" else (first, ev)
+        out[i] = replace(
+            main, fields_returned=tuple(dict.fromkeys(main.fields_returned + other.fields_returned)),
+            fields_masked=tuple(dict.fromkeys(main.fields_masked + other.fields_masked)),
+            lawful_basis=main.lawful_basis or other.lawful_basis,
+            consent_record_id=main.consent_record_id or other.consent_record_id)
+    return out

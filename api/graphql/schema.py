@@ -24,6 +24,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from access.pipeline import ReadContext
+from api.graphql.audit_scope import AuditScope
 from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutations, SegmentQueries
 from api.graphql.errors import ClientError, to_graphql
 from api.graphql.privacy import PrivacyMutation, PrivacyQuery
@@ -282,6 +283,7 @@ def build_schema(*, introspection: bool, max_depth: int = 8, max_aliases: int = 
     depth = QueryDepthLimiter(max_depth=max_depth)
     aliases = MaxAliasesLimiter(max_alias_count=max_aliases)
     extensions: list[Any] = [
+        AuditScope,  # outermost: flushes the request's audit records after every other hook
         lambda: depth,
         lambda: aliases,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
