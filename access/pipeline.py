@@ -14,7 +14,10 @@ from typing import Any
 
 from access.authz import Authorizer
 from access.guard import Guard, ReadContext
+
+__all__ = ["ConsentDenied", "MaskedProfile", "MaskedValue", "NotFound", "Pipeline", "ReadContext"]
 from access.principal import Principal
+from audit.chain import StoredAudit
 from audit.events import AuditAction, AuditEvent
 from audit.events import Decision as AuditDecision
 from audit.service import AuditService
@@ -334,7 +337,7 @@ class Pipeline:
 
     def audit_trail(self, ctx: ReadContext, *, subject: str | None, actor: str | None, action: str | None,
                     since: datetime | None, until: datetime | None, limit: int, purpose: str | None = None,
-                    decision: str | None = None) -> list[Any]:
+                    decision: str | None = None) -> list[StoredAudit]:
         """The workspace's audit records for compliance review; reading them is audited too."""
         self.require(ctx, "audit", "read", subject=subject)
         rows = self.audit.repo.query(ctx.principal.workspace, subject=subject, actor=actor, action=action,

@@ -229,8 +229,9 @@ class Reports:
 
         buyers, repeaters = self.attribution.repeat_rate(workspace=ws, since=since, until=until)
         hidden = self.suppress(ctx, buyers)
-        cohorts = [(c.month, None, None, True) if self.suppress(ctx, c.size) else (c.month, c.size, c.retention, False)
-                   for c in self.attribution.cohorts(workspace=ws, since=since, until=until, months=cohort_months)]
+        cohorts: list[tuple[str, int | None, tuple[float, ...] | None, bool]] = [
+            (c.month, None, None, True) if self.suppress(ctx, c.size) else (c.month, c.size, c.retention, False)
+            for c in self.attribution.cohorts(workspace=ws, since=since, until=until, months=cohort_months)]
         out = Kpis(aov_by_tier=aov("tier"), aov_by_stage=aov("stage"), buyers=buyers,
                    repeat_buyers=None if hidden else repeaters,
                    repeat_purchase_rate=None if hidden or not buyers else repeaters / buyers, cohorts=cohorts)

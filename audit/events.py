@@ -91,7 +91,7 @@ actor_var: ContextVar[Actor | None] = ContextVar("audit_actor", default=None)
 @contextmanager
 def bind(*, actor: Actor | None = None, request_id: str | None = None) -> Iterator[None]:
     """Set the actor and/or request id for the enclosed block (restored afterwards)."""
-    tokens = []
+    tokens: list[tuple[Any, Any]] = []
     if actor is not None:
         tokens.append((actor_var, actor_var.set(actor)))
     if request_id is not None:
@@ -100,7 +100,7 @@ def bind(*, actor: Actor | None = None, request_id: str | None = None) -> Iterat
         yield
     finally:
         for var, token in reversed(tokens):
-            var.reset(token)  # type: ignore[attr-defined]
+            var.reset(token)
 
 
 MIN_KEY_BYTES = 16

@@ -42,7 +42,7 @@ from audit.checkpoint import (
     trusted_keys,
     verify_checkpoint,
 )
-from audit.events import AuditEvent
+from audit.events import AuditAction, AuditEvent, Decision
 from audit.settings import AuditSettings
 
 
@@ -94,6 +94,13 @@ class AuditStore(Protocol):
     def verify_chain(self, *, after_seq: int = 0) -> VerificationResult: ...
 
     def seq_range(self, workspace: str) -> tuple[int, int] | None: ...
+
+    def query(
+        self, workspace: str, *, subject: str | None = None, actor: str | None = None,
+        action: AuditAction | str | None = None, purpose: str | None = None,
+        decision: Decision | str | None = None, since: datetime | None = None,
+        until: datetime | None = None, limit: int = 100,
+    ) -> list[StoredAudit]: ...
 
     def iter_records(
         self, workspace: str | None = None, *, since_seq: int = 0, until_seq: int | None = None,

@@ -222,7 +222,7 @@ class SqliteKeyStore:
 
     def delete_many(self, key_ids: Iterable[str]) -> int:
         """Delete keys in one transaction; returns how many existed."""
-        ids = [(k,) for k in dict.fromkeys(key_ids)]
+        ids: list[tuple[object, ...]] = [(k,) for k in dict.fromkeys(key_ids)]
         deleted = self._write_many("DELETE FROM data_keys WHERE key_id = ?", ids)
         self._write_many("INSERT INTO shred_log (key_id) VALUES (?)", ids)
         with self._lock:
