@@ -24,8 +24,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from access.pipeline import ReadContext
-from api.graphql.audit_scope import AuditScope
 from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutations, SegmentQueries
+from api.graphql.audit_scope import AuditScope
 from api.graphql.errors import ClientError, to_graphql
 from api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from api.graphql.types import (
