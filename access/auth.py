@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from access.authz import Authorizer
 from access.principal import ROLES, Principal, PrincipalKind
 from collect.sources import hash_key
+from core.errors import VeilError
 from graph.policies import PolicyRule
 from graph.principals import ApiKeyRecord, PrincipalRepository
 
@@ -40,8 +41,10 @@ class AuthSettings(BaseSettings):
     oidc_workspace_claim: str = Field("veil_workspace", description="Claim holding the workspace")
 
 
-class AuthError(Exception):
+class AuthError(VeilError):
     """Authentication failed (mapped to 401 / UNAUTHENTICATED)."""
+
+    status = 401
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

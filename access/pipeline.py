@@ -14,6 +14,7 @@ from typing import Any
 
 from access.authz import Authorizer
 from access.guard import Guard, ReadContext
+from core.errors import VeilError
 
 __all__ = ["ConsentDenied", "MaskedProfile", "MaskedValue", "NotFound", "Pipeline", "ReadContext"]
 from access.principal import Principal
@@ -40,16 +41,22 @@ from privacy.reader import ProfileReader
 INTERACTION_FIELDS = ("interactions.type", "interactions.event", "interactions.ts")
 
 
-class NotFound(Exception):
+class NotFound(VeilError):
     """No such object in the caller's workspace (another tenant's object looks the same)."""
+
+    code = "not_found"
+    status = 404
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} not found")
         self.what = what
 
 
-class ConsentDenied(Exception):
+class ConsentDenied(VeilError):
     """The consent gate refused this purpose for this person."""
+
+    code = "consent_denied"
+    status = 403
 
     def __init__(self, decision: Decision) -> None:
         super().__init__(f"not permitted for this purpose: {decision.reason}")

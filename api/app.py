@@ -20,12 +20,13 @@ from analytics.scheduler import Scheduler, model_jobs
 from api import metrics
 from api.collection import router as collection_router
 from api.container import Container, build_container
-from api.errors import ApiError, api_error_handler, error_body
+from api.errors import api_error_handler, error_body
 from api.graphql.context import context_getter
 from api.graphql.schema import build_schema
 from api.logs import configure_logging, request_id_var
 from api.settings import AppSettings
 from audit.events import request_id_var as audit_request_id_var
+from core.errors import VeilError
 from graph.migrations import LATEST_VERSION
 
 log = structlog.get_logger("veil.api")
@@ -113,7 +114,7 @@ def create_app(container: Container | None = None) -> FastAPI:
             app.state.container.close()
 
     app = FastAPI(title="Veil", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
-    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(VeilError, api_error_handler)  # ApiError and every domain error
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -30,6 +30,7 @@ from collect.traits import TraitService
 from consent.model import Purpose
 from consent.policy import load_policy
 from consent.settings import ConsentSettings
+from core.errors import VeilError
 from graph.analytics import AnalyticsRepository
 from graph.attribution import AttributionRepository
 from graph.audit import AuditRepository
@@ -67,8 +68,11 @@ from segments.realtime import RealtimeEvaluator
 from segments.service import SegmentService
 
 
-class ConfigError(RuntimeError):
+class ConfigError(VeilError, RuntimeError):
     """Settings that must not be used (e.g. demo secrets in prod)."""
+
+    code = "configuration_error"
+    status = 500
 
 
 @dataclass

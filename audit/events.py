@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from core.errors import VeilError
+
 ExtraValue = str | int | bool | None
 
 
@@ -61,8 +63,11 @@ class ActorKind(str, Enum):
     OPERATOR = "operator"
 
 
-class InvalidAuditEvent(ValueError):
+class InvalidAuditEvent(VeilError, ValueError):
     """An audit event that breaks the ids-and-codes-only contract (a bug in the caller)."""
+
+    code = "invalid_audit_event"
+    status = 400
 
     def __init__(self, field_name: str, message: str) -> None:
         super().__init__(f"{field_name}: {message}")

@@ -44,9 +44,10 @@ from audit.checkpoint import (
 )
 from audit.events import AuditAction, AuditEvent, Decision
 from audit.settings import AuditSettings
+from core.errors import VeilError
 
 
-class AuditUnavailable(RuntimeError):
+class AuditUnavailable(VeilError, RuntimeError):
     """The audit store could not record an event; the audited action must not proceed."""
 
     status = 503
@@ -57,8 +58,10 @@ class AuditUnavailable(RuntimeError):
         self.message = message
 
 
-class CheckpointRefused(RuntimeError):
+class CheckpointRefused(VeilError, RuntimeError):
     """The chain does not verify up to the head, so no checkpoint was signed."""
+
+    status = 409
 
     code = "checkpoint_refused"
 

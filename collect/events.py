@@ -15,6 +15,7 @@ from collect.normalize import (
     parse_timestamp,
 )
 from collect.rules import IdentityRules
+from core.errors import VeilError
 
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 _EMAIL_KEYS = ("email",)
@@ -24,8 +25,10 @@ _LINE_KEYS = ("line_user_id", "lineUserId", "line_id")
 _ID_MAX_LEN = 256
 
 
-class EventError(ValueError):
+class EventError(VeilError, ValueError):
     """A single event is invalid: a stable code, a message and the offending field."""
+
+    status = 400
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)

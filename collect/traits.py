@@ -9,14 +9,18 @@ from typing import Any
 
 from collect.resolution import ProfileState, apply_traits
 from collect.sealing import TraitSealer
+from core.errors import VeilError
 from graph.identity import StoredProfile, TraitRepository
 from privacy.vault import FieldVault
 
 MAX_TRAIT_NAME = 64
 
 
-class TraitError(ValueError):
+class TraitError(VeilError, ValueError):
     """A trait update that cannot be applied."""
+
+    code = "invalid_traits"
+    status = 400
 
 
 def validate_traits(traits: Any) -> dict[str, Any]:

@@ -27,7 +27,8 @@ class VeilError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.field = field
+        if not isinstance(getattr(type(self), "field", None), property):  # some derive it (SegmentError)
+            self.field = field
         if code is not None:
             self.code = code  # type: ignore[misc]
         if status is not None:

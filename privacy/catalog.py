@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from core.errors import VeilError
 from graph.catalog import CatalogEntry, CatalogRepository
 from privacy.masking import PiiCategory, category_by_name
 
@@ -58,8 +59,10 @@ WHOLE_VALUE_SHARE = 0.8
 MAX_KEY_LENGTH = 128
 
 
-class CatalogError(ValueError):
+class CatalogError(VeilError, ValueError):
     """A catalog change that cannot be applied (stable code)."""
+
+    status = 400
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

@@ -28,6 +28,7 @@ from access.principal import Principal
 from audit.events import AuditAction, Decision, field_ref
 from collect.traits import TraitError, TraitService, validate_traits
 from consent.model import Channel, ConsentRecord, ConsentStatus, LawfulBasis, Purpose
+from core.errors import VeilError
 from graph.dsr import DsrCaseRecord, DsrRepository
 from privacy.dsr_export import AUDIT_LIMIT, build_package, write_package
 
@@ -70,8 +71,10 @@ NEXT: dict[DsrState, DsrState] = {DsrState.RECEIVED: DsrState.VERIFIED, DsrState
 CLOSED = (DsrState.DONE, DsrState.FAILED)
 
 
-class DsrError(ValueError):
+class DsrError(VeilError, ValueError):
     """A request that cannot be honoured as asked; `code` is stable."""
+
+    status = 400
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from core.errors import VeilError
 from privacy.catalog import ENTITY_CATEGORIES, CatalogScope, CatalogService
 from privacy.masking import PiiCategory, mask_value
 from privacy.prefilter import may_hold_pii
@@ -42,8 +43,11 @@ class Action(StrEnum):
     ALLOW = "allow"
 
 
-class IngestPolicyError(ValueError):
+class IngestPolicyError(VeilError, ValueError):
     """The ingest policy file is not valid (start-up stops)."""
+
+    code = "configuration_error"
+    status = 500
 
 
 @dataclass(frozen=True)

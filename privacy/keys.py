@@ -24,14 +24,18 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.errors import VeilError
 from privacy.settings import DEV_BLIND_INDEX_KEY, DEV_KEK, CryptoSettings
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
 
 
-class KeyMaterialError(RuntimeError):
+class KeyMaterialError(VeilError, RuntimeError):
     """Key material that is missing, malformed or wrapped by another KEK."""
+
+    code = "configuration_error"
+    status = 500
 
 
 class KeyProvider(Protocol):

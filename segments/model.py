@@ -63,6 +63,7 @@ from pydantic import (
 )
 
 from consent.model import Channel, Purpose
+from core.errors import VeilError
 
 MAX_LIST = 1000
 MAX_CHILDREN = 100
@@ -78,8 +79,10 @@ NUMBER_FIELDS = ("revenue",)
 INTERACTION_FIELDS = TEXT_FIELDS + NUMBER_FIELDS
 
 
-class SegmentError(ValueError):
+class SegmentError(VeilError, ValueError):
     """A definition that cannot be used; `issues` point at the offending parts by JSON path."""
+
+    code = "invalid_segment"
 
     status = 400
 
