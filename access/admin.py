@@ -43,6 +43,7 @@ class AdminService:
         self.auth = auth
         self.traits = traits
         self.consents = consents
+        self.seal_traits: Callable[..., int] | None = None  # KeyAdmin.seal_traits, wired by the container
 
     def _audit(self, principal: Principal, *, action: AuditAction, resource: str, decision: Decision,
                reason: str, subject: str | None = None, purpose: str | None = None,
@@ -128,6 +129,10 @@ class AdminService:
                     extra={"category": cat.value, "previous": previous.value})
         entry, _ = catalog.set_category(workspace=principal.workspace, scope=scope, key=key,
                                         category=cat.value, actor=principal.id)
+        if scope is CatalogScope.TRAIT and self.seal_traits is not None and catalog.sealed_trait(principal.workspace, key):
+            # Values stored before the override are sealed now, not only the ones written later.
+            ws = principal.workspace
+            self.seal_traits(workspace=ws, is_pii=lambda name: catalog.sealed_trait(ws, name))
         return entry
 
     def create_api_key(self, principal: Principal, role: str, name: str) -> tuple[ApiKeyRecord, str]:

@@ -63,7 +63,7 @@ from privacy.masking import load_masking_policy
 from privacy.reader import ProfileReader
 from privacy.retention import RetentionService, load_retention_policy
 from privacy.settings import DEV_HMAC_KEY, CryptoSettings, PrivacySettings
-from privacy.vault import FieldVault, is_pii_trait
+from privacy.vault import FieldVault
 from segments.realtime import RealtimeEvaluator
 from segments.service import SegmentService
 
@@ -206,27 +206,31 @@ def build_container(
                         hmac_key=hmac_key, catalog=catalog)
     erasure = ErasureRepository(driver, database=db)
     erase = partial(erase_profile, vault=vault, repo=erasure, audit=audit, suppress=privacy.suppression)
-    traits = TraitService(TraitRepository(driver, database=db), vault=vault)
+    sealed_trait = catalog.sealed_trait if vault.enabled else None
+    traits = TraitService(TraitRepository(driver, database=db), vault=vault, sealed_trait=sealed_trait)
     admin = AdminService(pipeline=pipeline, auth=auth, traits=traits, consents=consents, erase=erase)
     dsr = DsrService(repo=DsrRepository(driver, database=db), pipeline=pipeline, traits=traits,
                      export_dir=privacy.dsr_export_dir, deadline_days=privacy.dsr_deadline_days, erasure=erase)
     segments = SegmentService(repo=SegmentRepository(driver, database=db),
-                              sealed_trait=is_pii_trait if vault.enabled else None,
+                              sealed_trait=sealed_trait,
                               purchase_events=analytics_settings.purchase_events)
     ingest = IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
                            vault=vault, consents=consents, jurisdiction=consent_settings.jurisdiction,
-                           suppressed=erasure.suppressed if privacy.suppression else None, scanner=scanner)
+                           suppressed=erasure.suppressed if privacy.suppression else None, scanner=scanner,
+                           sealed_trait=sealed_trait)
     analytics_service = AnalyticsService(repo=AnalyticsRepository(driver, database=db), settings=analytics_settings)
     realtime = None
     if analytics_settings.realtime_segments:
         realtime = RealtimeEvaluator(segments)
         ingest.on_written.append(realtime.notify)
+    key_admin = KeyAdmin(guard=guard, vault=vault, upgrade_repo=UpgradeRepository(driver, database=db))
+    admin.seal_traits = key_admin.seal_traits
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db)),
         ingest=ingest,
         profiles=profiles, auth=auth, guard=guard, pipeline=pipeline,
-        keys=KeyAdmin(guard=guard, vault=vault, upgrade_repo=UpgradeRepository(driver, database=db)), admin=admin, audit=audit,
+        keys=key_admin, admin=admin, audit=audit,
         segments=segments, realtime=realtime,
         vault=vault, privacy=privacy, crypto=crypto, erase=erase, catalog=catalog, dsr=dsr,
         retention=RetentionService(repo=RetentionRepository(driver, database=db), audit=audit,

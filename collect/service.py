@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -129,8 +130,11 @@ class IngestService:
                  vault: FieldVault, consents: ConsentRepository | None = None,
                  jurisdiction: Jurisdiction = Jurisdiction.TW_PDPA,
                  suppressed: Callable[[list[str]], set[str]] | None = None,
-                 scanner: IngestScanner | None = None) -> None:
+                 scanner: IngestScanner | None = None,
+                 sealed_trait: Callable[[str, str], bool] | None = None) -> None:
         self.repo = repo
+        # (workspace, trait name) -> sealed at rest; the trait catalog's answer (default: by name)
+        self.sealed_trait = sealed_trait
         self.vault = vault
         self.suppressed = suppressed
         self.scanner = scanner
@@ -314,7 +318,8 @@ class IngestService:
         landing: list[str] = []
 
         def plan(owner: dict[str, str | None], stored: dict[str, StoredProfile]) -> BatchWrite:
-            sealer = TraitSealer(vault)
+            sealer = (TraitSealer(vault, is_pii=partial(self.sealed_trait, workspace)) if self.sealed_trait
+                      else TraitSealer(vault))
             plain = sealer.open({pid: p.traits for pid, p in stored.items()})
             states = {
                 pid: ProfileState(id=pid, limited={k: set(v) for k, v in p.limited.items()},

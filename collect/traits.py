@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,9 +37,11 @@ def validate_traits(traits: Any) -> dict[str, Any]:
 class TraitService:
     """Applies an edit with provenance (who, when) so later events still win only when newer."""
 
-    def __init__(self, repo: TraitRepository, *, vault: FieldVault) -> None:
+    def __init__(self, repo: TraitRepository, *, vault: FieldVault,
+                 sealed_trait: Callable[[str, str], bool] | None = None) -> None:
         self.repo = repo
         self.vault = vault
+        self.sealed_trait = sealed_trait  # (workspace, trait) -> sealed at rest (the trait catalog)
 
     def update(self, *, workspace: str, profile_id: str, traits: dict[str, Any], actor: str) -> bool:
         """Set traits on a profile; False when the profile is not found in the workspace."""
@@ -47,7 +50,8 @@ class TraitService:
         message_id = f"edit-{uuid.uuid4()}"
 
         def apply(stored: StoredProfile) -> dict[str, Any] | None:
-            sealer = TraitSealer(self.vault)
+            sealer = (TraitSealer(self.vault, is_pii=lambda name: self.sealed_trait(workspace, name))
+                      if self.sealed_trait else TraitSealer(self.vault))
             plain = sealer.open({stored.id: stored.traits})[stored.id]
             state = ProfileState(id=stored.id, traits=plain, meta=dict(stored.meta))
             if not apply_traits(state, traits, ts=now.isoformat(), source=actor, message_id=message_id):

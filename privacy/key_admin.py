@@ -10,7 +10,7 @@ from access.guard import Guard
 from access.principal import Principal
 from audit.events import AuditAction
 from privacy.keys import KeyProvider, LocalKeyProvider, RotationReport, read_key, rotate_kek
-from privacy.upgrade import UpgradeReport, encrypt_existing
+from privacy.upgrade import UpgradeReport, encrypt_existing, seal_profile_traits
 from privacy.vault import FieldVault
 
 
@@ -35,6 +35,13 @@ class KeyAdmin:
                             if old_kek_file else self.vault.provider)
         new = LocalKeyProvider(read_key(None, new_kek_file, default="", what="new KEK")[0])
         return rotate_kek(store=self.vault.store, old=old, new=new, batch=batch, progress=progress)
+
+    def seal_traits(self, *, workspace: str, is_pii: Callable[[str], bool]) -> int:
+        """Seal stored plaintext values of traits now classified as PII (after an admin's override;
+        the caller has been authorized for the override). Returns the profiles changed."""
+        if not self.vault.enabled:
+            return 0
+        return seal_profile_traits(vault=self.vault, repo=self.upgrade_repo, workspace=workspace, is_pii=is_pii)
 
     def encrypt_existing(self, caller: Principal, *, page_size: int,
                          progress: Callable[[str, int], None] | None = None) -> UpgradeReport:

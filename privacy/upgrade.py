@@ -48,6 +48,28 @@ def blind_key_of(vault: FieldVault, key: str | None) -> str | None:
     return vault.identifier_key(workspace, kind, value)
 
 
+def seal_profile_traits(*, vault: FieldVault, repo: UpgradeRepository, workspace: str, page_size: int = 500,
+                        is_pii: Callable[[str], bool] = is_pii_trait,
+                        progress: Callable[[int], None] | None = None) -> int:
+    """Seal every plaintext value of the traits `is_pii` names (rerunnable); profiles changed."""
+    profiles = 0
+    after = ""
+    while rows := repo.page("Profile", workspace=workspace, after=after, limit=page_size):
+        after = rows[-1]["id"]
+        vault.prepare(workspace, [r["id"] for r in rows], create=True)
+        updates = []
+        for r in rows:
+            props = {k: vault.seal(r["id"], v) for k, v in r["traits"]
+                     if is_pii(k[len("trait."):]) and v is not None and not is_sealed(v)}
+            if props:
+                updates.append({"id": r["id"], "props": props})
+        repo.set_props("Profile", workspace=workspace, rows=updates)
+        profiles += len(updates)
+        if progress is not None:
+            progress(len(rows))
+    return profiles
+
+
 def encrypt_existing(*, vault: FieldVault, repo: UpgradeRepository, workspace: str, page_size: int = 500,
                      progress: Callable[[str, int], None] | None = None) -> UpgradeReport:
     """Bring one workspace up to date, page by page."""
@@ -68,20 +90,8 @@ def encrypt_existing(*, vault: FieldVault, repo: UpgradeRepository, workspace: s
         rekeyed, apart = rekeyed + done, apart + len(out) - done
         tick("identifiers", len(rows))
 
-    profiles = 0
-    after = ""
-    while rows := repo.page("Profile", workspace=workspace, after=after, limit=page_size):
-        after = rows[-1]["id"]
-        vault.prepare(workspace, [r["id"] for r in rows], create=True)
-        updates = []
-        for r in rows:
-            props = {k: vault.seal(r["id"], v) for k, v in r["traits"]
-                     if is_pii_trait(k[len("trait."):]) and v is not None and not is_sealed(v)}
-            if props:
-                updates.append({"id": r["id"], "props": props})
-        repo.set_props("Profile", workspace=workspace, rows=updates)
-        profiles += len(updates)
-        tick("profiles", len(rows))
+    profiles = seal_profile_traits(vault=vault, repo=repo, workspace=workspace, page_size=page_size,
+                                   progress=lambda n: tick("profiles", n))
 
     interactions = 0
     after = ""

@@ -179,3 +179,27 @@ def test_an_erased_key_is_dropped_from_another_process_cache(container, tmp_path
     one.shred(["p1"])
     two._shred_checked = 0.0  # as if a second had passed
     assert two.open(sealed) is None
+
+
+def test_a_trait_an_admin_classifies_as_pii_is_sealed_at_rest_old_values_too(client, container, workspace):
+    from tests.api.test_trait_catalog import SET_Q
+
+    container.ingest.ingest([{"type": "identify", "userId": "seal-1", "messageId": "seal-1",
+                              "traits": {"plan": "LC-CANARY-001"}}], workspace=workspace, source="t")
+
+    def stored() -> list[str]:
+        return [str(r["v"]) for r in cypher(container, "MATCH (p:Profile {workspace: $w}) "
+                                                       "RETURN p.`trait.plan` AS v", w=workspace)]
+
+    assert stored() == ["LC-CANARY-001"]  # a name the built-in rules do not know: plaintext
+    admin = key(container, workspace, "admin")
+    r = gql(client, SET_Q, token=admin, variables={"k": "plan", "c": "financial"})
+    assert "errors" not in r.json(), r.text
+    assert all("LC-CANARY" not in v for v in stored()), stored()  # the stored value was sealed now
+    container.ingest.ingest([{"type": "identify", "userId": "seal-2", "messageId": "seal-2",
+                              "traits": {"plan": "LC-CANARY-002"}}], workspace=workspace, source="t")
+    assert len(stored()) == 2 and all("LC-CANARY" not in v for v in stored())
+    pid = container.ingest.ingest([{"type": "track", "userId": "seal-2", "event": "x", "messageId": "seal-3"}],
+                                  workspace=workspace, source="t").profiles[0]
+    traits = gql(client, PROFILE_Q, token=admin, purpose=CO, variables={"id": pid}).json()["data"]["profile"]["traits"]
+    assert {"name": "plan", "value": "LC-CANARY-002"} in traits  # still readable through the chain
