@@ -10,7 +10,6 @@ path, request id and operation name and never a message, a value or a variable.
 from __future__ import annotations
 
 import re
-import traceback
 from typing import Any
 
 import structlog
@@ -20,7 +19,7 @@ from strawberry.types import ExecutionContext
 from access.auth import AuthError
 from access.authz import Forbidden
 from access.pipeline import ConsentDenied, NotFound
-from api.logs import request_id_var
+from api.logs import exception_frames, request_id_var
 from audit.service import AuditUnavailable
 from core.errors import VeilError
 from privacy.catalog import CatalogError
@@ -38,7 +37,7 @@ STATUS_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 40
 # Codes that also set the HTTP status of the GraphQL response.
 HTTP_STATUS = {"UNAUTHENTICATED": 401, "AUDIT_UNAVAILABLE": 503, "UNAVAILABLE": 503, "RATE_LIMITED": 429}
 
-_SUGGESTION = re.compile(r"\s*Did you mean .*?\?$", re.DOTALL)
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 # Strawberry's scalars append the Python parser's complaint after the offending value.
 _PARSER_DETAIL = re.compile(r'(cannot represent an? [A-Za-z_]\w*: ".*")\.\s.*$', re.DOTALL)
 
@@ -152,20 +151,6 @@ def coded(err: GraphQLError) -> GraphQLError:
                         original_error=None, extensions=extensions)
 
 
-def _frames(exc: BaseException) -> list[str]:
-    """Where an exception came from: types and file:line, never its message (it may hold values)."""
-    out: list[str] = []
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        out.append(type(cur).__name__)
-        out.extend(f"{f.filename.rsplit('/', 2)[-1] if '/' in f.filename else f.filename}:{f.lineno} {f.name}"
-                   for f in traceback.extract_tb(cur.__traceback__)[-8:])
-        cur = cur.__cause__ or cur.__context__
-    return out
-
-
 def log_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
     """One structured line per error: code, path, request id (bound), operation name; no text."""
     operation = None
@@ -180,7 +165,7 @@ def log_errors(errors: list[GraphQLError], execution_context: ExecutionContext |
                                   "operation": operation[:64] if operation else None}
         if code == INTERNAL:
             cause = _root_cause(err) or err
-            log.error("graphql_error", error=type(cause).__name__, trace=_frames(cause), **fields)
+            log.error("graphql_error", error=type(cause).__name__, exception=exception_frames(cause), **fields)
         else:
             log.info("graphql_error", **fields)
 

@@ -129,7 +129,7 @@ class _Scorer:
             if name not in args:
                 continue
             value: Any = args[name].default_value
-            for arg in node.arguments:
+            for arg in node.arguments or ():
                 if arg.name.value == name:
                     if isinstance(arg.value, IntValueNode):
                         value = int(arg.value.value)
@@ -190,13 +190,15 @@ def check(schema: GraphQLSchema, document: DocumentNode, *, variables: Mapping[s
     scorer = _Scorer(schema, _variable_values(chosen, variables), limits)
     for name in _dependency_order(fragments):
         frag = fragments[name]
-        scorer.fragments[name] = _checked(scorer.selection_set(
-            frag.selection_set, schema.get_type(frag.type_condition.name.value), 1), frag, limits)
+        scorer.fragments[name] = scorer.selection_set(frag.selection_set,
+                                                      schema.get_type(frag.type_condition.name.value), 1)
     scores: dict[str, Score] = {}
-    for op in operations:
+    for op in operations:  # the whole document's score is reported, not the first fragment's
         root = schema.get_root_type(op.operation)
         scores[op.name.value if op.name else ""] = _checked(scorer.selection_set(op.selection_set, root, 1), op,
                                                               limits)
+    for name, score in scorer.fragments.items():  # fragments no operation uses are bounded too
+        _checked(score, fragments[name], limits)
     return scores
 
 
