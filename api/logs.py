@@ -9,15 +9,17 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
 import structlog
+from structlog.typing import Processor
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
-def _add_request_id(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _add_request_id(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     rid = request_id_var.get()
     if rid and "request_id" not in event_dict:
         event_dict["request_id"] = rid
@@ -38,7 +40,7 @@ def exception_frames(exc: BaseException, *, depth: int = 12) -> list[str]:
     return out
 
 
-def _exception_frames(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _exception_frames(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Replaces `exc_info` (structlog's or a stdlib record's) by `exception_frames`."""
     exc_info = event_dict.pop("exc_info", None)
     if not exc_info:
@@ -64,7 +66,7 @@ class _Stderr:
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr; stdlib logging (uvicorn, neo4j) routed to the same format."""
     lvl = getattr(logging, level.upper(), logging.INFO)
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
         structlog.processors.add_log_level,
@@ -77,7 +79,7 @@ def configure_logging(level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(_Stderr())  # type: ignore[arg-type]
+    handler = logging.StreamHandler(_Stderr())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processor=structlog.processors.JSONRenderer(), foreign_pre_chain=shared))
     root = logging.getLogger()

@@ -71,7 +71,8 @@ def domain_error(exc: BaseException) -> tuple[str, str, dict[str, Any]] | None:
     if isinstance(exc, NotFound):
         return "NOT_FOUND", str(exc), {}
     if isinstance(exc, ConsentDenied):
-        return "CONSENT_DENIED", "not permitted for this purpose", {"reason": exc.decision.reason}
+        return "CONSENT_DENIED", "not permitted for this purpose", {
+            "reason": getattr(getattr(exc, "decision", None), "reason", None)}
     if isinstance(exc, AuditUnavailable):
         return "AUDIT_UNAVAILABLE", "audit trail unavailable; nothing was returned", {}
     if isinstance(exc, SegmentNotFound):

@@ -175,10 +175,10 @@ _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 
                415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
-class VeilGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
+class VeilGraphQLRouter(GraphQLRouter):
     """Strawberry's router, answering its transport errors as coded GraphQL errors."""
 
-    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         """Strawberry's `run`, with HTTPException rendered as JSON."""
         try:
             return await super().run(request, context=context, root_value=root_value)

@@ -134,7 +134,8 @@ class _Scorer:
                     if isinstance(arg.value, IntValueNode):
                         value = int(arg.value.value)
                     elif isinstance(arg.value, VariableNode):
-                        value = self.variables.get(arg.value.name.value, value)
+                        given = self.variables.get(arg.value.name.value)
+                        value = given if isinstance(given, int) else value  # else coercion refuses it
             if isinstance(value, int) and not isinstance(value, bool):
                 return max(1, value)
         return 1
