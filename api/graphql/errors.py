@@ -166,7 +166,7 @@ def log_errors(errors: list[GraphQLError], execution_context: ExecutionContext |
                                   "operation": operation[:64] if operation else None}
         if code == INTERNAL:
             cause = _root_cause(err) or err
-            log.error("graphql_error", error=type(cause).__name__, exception=exception_frames(cause), **fields)
+            log.error("graphql_error", error=type(cause).__name__, trace=exception_frames(cause), **fields)
         else:
             log.info("graphql_error", **fields)
 
