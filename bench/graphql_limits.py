@@ -27,13 +27,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import strawberry  # noqa: E402
-from graphql import parse, specified_rules, validate  # noqa: E402
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter  # noqa: E402
+import strawberry
+from graphql import parse, specified_rules, validate
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 
-from api.graphql.limits import Limits, check  # noqa: E402
-from api.graphql.schema import Mutation, Query, build_schema  # noqa: E402
-from api.logs import configure_logging  # noqa: E402
+from api.graphql.limits import Limits, check
+from api.graphql.schema import Mutation, Query, build_schema
+from api.logs import configure_logging
 
 READ = """query Read($id: ID!) {
   profile(id: $id) { id traits { name value masking } identifiers { name value masking }
