@@ -159,6 +159,8 @@ def test_body_limit_and_content_types_are_checked_before_parsing(client, strict_
     assert bad_json.status_code == 400 and codes(bad_json) == ["BAD_REQUEST"]
     batch = client.post("/graphql", json=[{"query": "{ __typename }"}, {"query": "{ __typename }"}])
     assert batch.status_code == 400 and codes(batch) == ["BAD_REQUEST"]
+    via_get = client.get("/graphql", params={"query": "{ __typename }"})
+    assert via_get.status_code == 400 and codes(via_get) == ["BAD_REQUEST"]
 
 
 def test_rate_limit_per_principal_and_per_ip_answers_429_with_retry_after(strict_client, container, workspace):
