@@ -113,6 +113,7 @@ def test_fragment_cycles_depth_and_aliases_are_refused_with_codes(client, contai
     aliases = " ".join(f'a{i}: profile(id: "x") {{ id }}' for i in range(16))
     r = gql(client, "{ " + aliases + " }", token=token)
     assert codes(r) == ["TOO_MANY_ALIASES"] and ext(r)["aliases"] == 16
+    assert codes(gql(client, "{ " + "__typename " * 2100 + "}", token=token)) == ["QUERY_TOO_LARGE"]
 
 
 def test_cost_limit_refuses_expensive_documents_before_any_read(client, container, workspace, person):
