@@ -178,9 +178,11 @@ class VeilGraphQLRouter(GraphQLRouter):
     """Strawberry's router, answering its transport errors as coded GraphQL errors."""
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        """Strawberry's `run`, with HTTPException rendered as JSON."""
+        """Strawberry's `run`, with its HTTPException (and a body too deep to decode) rendered as JSON."""
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as exc:
             return JSONResponse(error_document(_HTTP_CODES.get(exc.status_code, "BAD_REQUEST"), exc.reason),
                                 status_code=exc.status_code)
+        except RecursionError:  # the JSON decoder on a body of thousands of nested brackets
+            return JSONResponse(error_document("BAD_REQUEST", "the request body nests too deeply"), status_code=400)
