@@ -178,11 +178,21 @@ class VeilGraphQLRouter(GraphQLRouter):
     """Strawberry's router, answering its transport errors as coded GraphQL errors."""
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        """Strawberry's `run`, with its HTTPException (and a body too deep to decode) rendered as JSON."""
+        """Strawberry's `run`, with its HTTPException rendered as JSON."""
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as exc:
             return JSONResponse(error_document(_HTTP_CODES.get(exc.status_code, "BAD_REQUEST"), exc.reason),
                                 status_code=exc.status_code)
-        except RecursionError:  # the JSON decoder on a body of thousands of nested brackets
-            return JSONResponse(error_document("BAD_REQUEST", "the request body nests too deeply"), status_code=400)
+
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON the decoder refuses other than by JSONDecodeError is a client mistake too."""
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise
+        except RecursionError as exc:  # thousands of nested brackets
+            raise HTTPException(400, "the request body nests too deeply") from exc
+        except ValueError as exc:  # not UTF-8, or an integer of more than 4300 digits
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc

@@ -161,8 +161,10 @@ def test_body_limit_and_content_types_are_checked_before_parsing(client, strict_
     batch = client.post("/graphql", json=[{"query": "{ __typename }"}, {"query": "{ __typename }"}])
     assert batch.status_code == 400 and codes(batch) == ["BAD_REQUEST"]
     deep = '{"query": "{ __typename }", "variables": {"a": ' + "[" * 20_000 + "]" * 20_000 + "}}"
-    nested = client.post("/graphql", content=deep, headers={"content-type": "application/json"})
-    assert nested.status_code == 400 and codes(nested) == ["BAD_REQUEST"]
+    huge_int = '{"query": "{ __typename }", "variables": {"n": ' + "9" * 5000 + "}}"
+    for raw in (deep, huge_int, b'{"query": "\xff\xfe"}'):
+        r = client.post("/graphql", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and codes(r) == ["BAD_REQUEST"], r.text
     via_get = client.get("/graphql", params={"query": "{ __typename }"})
     assert via_get.status_code == 400 and codes(via_get) == ["BAD_REQUEST"]
 
