@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.fastapi import GraphQLRouter
 
 from analytics.scheduler import Scheduler, model_jobs
 from api import metrics
@@ -22,6 +21,14 @@ from api.collection import router as collection_router
 from api.container import Container, build_container
 from api.errors import api_error_handler, error_body
 from api.graphql.context import context_getter
+from api.graphql.http import (
+    GraphQLGate,
+    RateLimited,
+    RateLimiter,
+    VeilGraphQLRouter,
+    rate_limited_context,
+    veil_error_response,
+)
 from api.graphql.schema import build_schema
 from api.logs import configure_logging, request_id_var
 from api.settings import AppSettings
@@ -127,15 +134,22 @@ def create_app(container: Container | None = None) -> FastAPI:
         log.exception("unhandled_error", error=type(exc).__name__)
         return JSONResponse(error_body("internal_error", "internal error; quote the request id"), status_code=500)
 
-    app.add_middleware(RequestContext)
+    settings = container.app if container is not None else AppSettings()
+    app.add_exception_handler(RateLimited, veil_error_response)
+    app.add_middleware(GraphQLGate, max_body_bytes=settings.graphql_max_body_bytes)
+    app.add_middleware(RequestContext)  # outermost: the gate's refusals carry the request id too
 
     app.include_router(collection_router)
-    settings = container.app if container is not None else AppSettings()
     schema = build_schema(introspection=settings.graphql_introspection, max_depth=settings.graphql_max_depth,
-                          max_aliases=settings.graphql_max_aliases, max_tokens=settings.graphql_max_tokens)
-    app.include_router(GraphQLRouter(schema, path="/graphql", context_getter=context_getter,
-                                     graphql_ide="graphiql" if settings.graphiql else None,
-                                     allow_queries_via_get=False), prefix="")
+                          max_aliases=settings.graphql_max_aliases, max_tokens=settings.graphql_max_tokens,
+                          max_cost=settings.graphql_max_cost)
+    limiter = RateLimiter(rate=settings.graphql_rate_per_second, burst=settings.graphql_rate_burst,
+                          anonymous_rate=settings.graphql_anonymous_rate_per_second,
+                          anonymous_burst=settings.graphql_anonymous_rate_burst)
+    app.include_router(VeilGraphQLRouter(schema, path="/graphql",
+                                         context_getter=rate_limited_context(context_getter, limiter),
+                                         graphql_ide="graphiql" if settings.graphiql else None,
+                                         allow_queries_via_get=False), prefix="")
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -86,6 +86,8 @@ class SegmentError(VeilError, ValueError):
 
     status = 400
 
+    issues: tuple[Issue, ...] = ()
+
     def __init__(self, code: str, message: str, issues: tuple[Issue, ...] = ()) -> None:
         super().__init__(message)
         self.code = code
@@ -95,12 +97,14 @@ class SegmentError(VeilError, ValueError):
     @property
     def field(self) -> str | None:
         """Path of the first offending part (`conditions[1].name`), None for the whole input."""
-        return self.issues[0].path if self.issues else None
+        issues = getattr(self, "issues", ())
+        return issues[0].path if issues else None
 
     def __str__(self) -> str:
-        if not self.issues:
+        issues = getattr(self, "issues", ())
+        if not issues:
             return self.message
-        return "; ".join(f"{i.path or '(root)'}: {i.message}" for i in self.issues)
+        return "; ".join(f"{i.path or '(root)'}: {i.message}" for i in issues)
 
 
 class SegmentNotFound(SegmentError):

@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from datetime import datetime
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from access.pipeline import ReadContext
 from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutations, SegmentQueries
-from api.graphql.audit_scope import AuditScope
-from api.graphql.errors import ClientError, to_graphql
+from api.graphql.errors import ClientError
+from api.graphql.hardening import VeilSchema, extensions
+from api.graphql.limits import Limits
 from api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from api.graphql.types import (
     MAX_PAGE,
@@ -232,69 +221,9 @@ class Mutation(PrivacyMutation, SegmentMutations, ReportMutations):
         return await _run(info.context["veil"].set_policy_rule, role.value, resource, action, effect, present)
 
 
-_SUGGESTION = re.compile(r"\s*Did you mean .*?\?$")
-
-
-class StripSuggestions(SchemaExtension):
-    """Validation errors must not reveal field names the caller did not ask about."""
-
-    def on_validate(self):  # type: ignore[no-untyped-def]
-        yield
-        errors = self.execution_context.pre_execution_errors or []
-        for i, err in enumerate(errors):
-            if "Did you mean" in err.message:
-                errors[i] = GraphQLError(_SUGGESTION.sub("", err.message), nodes=err.nodes,
-                                         extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
-
-
-class DomainErrors(SchemaExtension):
-    """Rewrites known domain errors to coded GraphQL errors (the masking extension hides the rest)."""
-
-    def on_execute(self):  # type: ignore[no-untyped-def]
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        fixed = []
-        for err in result.errors:
-            mapped = to_graphql(err.original_error) if err.original_error is not None else None
-            if mapped is not None:
-                fixed.append(GraphQLError(mapped.message, nodes=err.nodes, path=err.path,
-                                          original_error=None, extensions=mapped.extensions))
-                status = {"AUDIT_UNAVAILABLE": 503, "UNAUTHENTICATED": 401}.get(mapped.extensions["code"])
-                response = self.execution_context.context.get("response")
-                if status and response is not None:
-                    response.status_code = status
-            else:
-                fixed.append(err)
-        result.errors = fixed
-
-
-def _should_mask(err: GraphQLError) -> bool:
-    """Mask only unexpected errors: ones with an original exception that is not a coded domain error."""
-    return err.original_error is not None and not (err.extensions or {}).get("code")
-
-
 def build_schema(*, introspection: bool, max_depth: int = 8, max_aliases: int = 15,
-                 max_tokens: int = 2000) -> strawberry.Schema:
-    """The hardened schema."""
-    # Stateless validation-rule extensions are built once, so their rule classes are the same on
-    # every request and the validation cache below can hit; the others are per-request factories.
-    depth = QueryDepthLimiter(max_depth=max_depth)
-    aliases = MaxAliasesLimiter(max_alias_count=max_aliases)
-    extensions: list[Any] = [
-        AuditScope,  # outermost: flushes the request's audit records after every other hook
-        lambda: depth,
-        lambda: aliases,
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        StripSuggestions,
-        DomainErrors,
-        lambda: MaskErrors(should_mask_error=_should_mask, error_message="internal error"),
-        # Apps send the same few documents; graphql-core's validation (with the limiters above)
-        # cost ~37 ms of CPU per request, so parse and validation results are cached per document.
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-    ]
-    if not introspection:
-        extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+                 max_tokens: int = 2000, max_cost: int = 10_000) -> strawberry.Schema:
+    """The hardened schema (limits, coded errors and value-free error logs: api/graphql/hardening.py)."""
+    limits = Limits(max_depth=max_depth, max_aliases=max_aliases, max_cost=max_cost)
+    return VeilSchema(query=Query, mutation=Mutation,
+                      extensions=extensions(limits=limits, introspection=introspection, max_tokens=max_tokens))
