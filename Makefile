@@ -64,6 +64,7 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy access privacy consent audit
 
 bench: venv
 	@deploy/neo4j.sh start test

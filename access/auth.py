@@ -176,7 +176,7 @@ class AuthService:
         claims = {"sub": f"user:{user.id}", "name": user.username, "ws": workspace, "roles": list(roles),
                   "iat": now, "exp": now + timedelta(minutes=self.settings.token_ttl_minutes), "iss": "veil"}
         token = jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256")
-        return token, Principal(id=claims["sub"], kind=PrincipalKind.USER, workspace=workspace, roles=roles,
+        return token, Principal(id=f"user:{user.id}", kind=PrincipalKind.USER, workspace=workspace, roles=roles,
                                 name=user.username)
 
     def authenticate_token(self, token: str) -> Principal:

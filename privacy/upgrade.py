@@ -9,6 +9,7 @@ rewritten. Already sealed data is left as it is, so running it again is safe.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 from graph.upgrade import UpgradeRepository
@@ -118,11 +119,12 @@ def encrypt_existing(*, vault: FieldVault, repo: UpgradeRepository, workspace: s
         vault.prepare(workspace, [r["loser"] for r in rows], create=True)
         updates = []
         for r in rows:
-            props = {"moved_identifiers": [blind_key_of(vault, k) for k in r["moved"] or []]}
+            merge_props: dict[str, Any] = {
+                "moved_identifiers": [blind_key_of(vault, k) for k in r["moved"] or []]}
             if r["loser_traits"] is not None and not is_sealed(r["loser_traits"]):
-                props["loser_traits"] = vault.seal(r["loser"], r["loser_traits"])
-            if props["moved_identifiers"] != list(r["moved"] or []) or "loser_traits" in props:
-                updates.append({"id": r["id"], "props": props})
+                merge_props["loser_traits"] = vault.seal(r["loser"], r["loser_traits"])
+            if merge_props["moved_identifiers"] != list(r["moved"] or []) or "loser_traits" in merge_props:
+                updates.append({"id": r["id"], "props": merge_props})
         repo.set_props("Merge", workspace=workspace, rows=updates)
         merges += len(updates)
         tick("merges", len(rows))
