@@ -9,8 +9,8 @@ rewritten. Already sealed data is left as it is, so running it again is safe.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from graph.upgrade import UpgradeRepository
 from privacy.masking import IDENTIFIER_CATEGORIES, PiiCategory
