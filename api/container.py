@@ -13,10 +13,11 @@ from access.admin import AdminService
 from access.auth import DEV_JWT_SECRET, AuthService, AuthSettings
 from access.authz import Authorizer
 from access.guard import Guard
+from access.kanon import KAnonymity
 from access.pipeline import Pipeline
 from access.principal import ROLES
-from access.reports import Reports
 from analytics.attribution import AttributionService
+from analytics.reports import Reports
 from analytics.service import AnalyticsService
 from analytics.settings import AnalyticsSettings
 from api.settings import AppSettings
@@ -66,6 +67,7 @@ from privacy.settings import DEV_HMAC_KEY, CryptoSettings, PrivacySettings
 from privacy.vault import FieldVault
 from segments.realtime import RealtimeEvaluator
 from segments.service import SegmentService
+from segments.usecases import SegmentCases
 
 
 class ConfigError(VeilError, RuntimeError):
@@ -105,6 +107,7 @@ class Container:
     analytics: AnalyticsService
     realtime: RealtimeEvaluator | None
     reports: Reports
+    segment_cases: SegmentCases
 
     def migrate(self) -> tuple[list[int], int, int]:
         """Apply schema migrations: (applied now, current version, latest version)."""
@@ -209,7 +212,8 @@ def build_container(
     sealed_trait = catalog.sealed_trait if vault.enabled else None
     traits = TraitService(TraitRepository(driver, database=db), vault=vault, sealed_trait=sealed_trait)
     admin = AdminService(pipeline=pipeline, auth=auth, traits=traits, consents=consents, erase=erase)
-    dsr = DsrService(repo=DsrRepository(driver, database=db), pipeline=pipeline, traits=traits,
+    dsr = DsrService(repo=DsrRepository(driver, database=db), guard=guard, profiles=profiles, consents=consents,
+                     audit=audit, jurisdiction=consent_settings.jurisdiction, traits=traits,
                      export_dir=privacy.dsr_export_dir, deadline_days=privacy.dsr_deadline_days, erasure=erase)
     segments = SegmentService(repo=SegmentRepository(driver, database=db),
                               sealed_trait=sealed_trait,
@@ -223,6 +227,7 @@ def build_container(
     if analytics_settings.realtime_segments:
         realtime = RealtimeEvaluator(segments)
         ingest.on_written.append(realtime.notify)
+    kanon = KAnonymity(guard=guard, k=analytics_settings.k_anonymity)
     key_admin = KeyAdmin(guard=guard, vault=vault, upgrade_repo=UpgradeRepository(driver, database=db))
     admin.seal_traits = key_admin.seal_traits
     return Container(
@@ -235,10 +240,11 @@ def build_container(
         vault=vault, privacy=privacy, crypto=crypto, erase=erase, catalog=catalog, dsr=dsr,
         retention=RetentionService(repo=RetentionRepository(driver, database=db), audit=audit,
                                    policy=retention_policy, batch_size=privacy.retention_batch_size),
-        reports=Reports(pipeline=pipeline, segments=segments, analytics=analytics_service,
+        reports=Reports(pipeline=pipeline, analytics=analytics_service,
                         attribution=AttributionService(repo=AttributionRepository(driver, database=db),
                                                        settings=analytics_settings, vault=vault),
-                        k_anonymity=analytics_settings.k_anonymity),
+                        kanon=kanon),
+        segment_cases=SegmentCases(pipeline=pipeline, segments=segments, kanon=kanon),
         analytics_settings=analytics_settings,
         analytics=analytics_service,
     )

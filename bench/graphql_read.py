@@ -85,7 +85,7 @@ EVENTS = ["Product Viewed", "Product Added", "Order Completed", "Coupon Applied"
 # Files whose version the numbers belong to (others edit the tree while benches run).
 FINGERPRINT = ("access/pipeline.py", "access/authz.py", "access/auth.py", "api/graphql/schema.py",
                "api/graphql/context.py", "audit/service.py", "audit/group.py", "graph/audit.py",
-               "graph/group_commit.py", "graph/profiles.py", "graph/consents.py", "api/container.py")
+               "core/group_commit.py", "graph/profiles.py", "graph/consents.py", "api/container.py")
 TARGETS = {"reads_per_s_min": 500, "p99_ms_max": 25, "overhead_ratio_max": 2.0}
 CLK = os.sysconf("SC_CLK_TCK")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from graph.group_commit import GroupCommit
+from core.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from collect.events import NormalizedEvent

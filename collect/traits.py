@@ -10,28 +10,11 @@ from typing import Any
 
 from collect.resolution import ProfileState, apply_traits
 from collect.sealing import TraitSealer
-from core.errors import VeilError
+from core.traits import MAX_TRAIT_NAME, TraitError, validate_traits
 from graph.identity import StoredProfile, TraitRepository
 from privacy.vault import FieldVault
 
-MAX_TRAIT_NAME = 64
-
-
-class TraitError(VeilError, ValueError):
-    """A trait update that cannot be applied."""
-
-    code = "invalid_traits"
-    status = 400
-
-
-def validate_traits(traits: Any) -> dict[str, Any]:
-    """Trait names are short non-empty strings; values are JSON scalars, lists or objects."""
-    if not isinstance(traits, dict) or not traits:
-        raise TraitError("traits must be a non-empty object")
-    for name in traits:
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_TRAIT_NAME:
-            raise TraitError(f"trait name {name!r} must be 1-{MAX_TRAIT_NAME} characters")
-    return traits
+__all__ = ["MAX_TRAIT_NAME", "TraitError", "TraitService", "validate_traits"]
 
 
 class TraitService:

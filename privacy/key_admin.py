@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from access.guard import Guard
-from access.principal import Principal
 from audit.events import AuditAction
+from core.guard import GuardPort
+from core.principal import Principal
 from privacy.keys import KeyProvider, LocalKeyProvider, RotationReport, read_key, rotate_kek
 from privacy.upgrade import UpgradeReport, encrypt_existing, seal_profile_traits
 from privacy.vault import FieldVault
@@ -17,7 +17,7 @@ from privacy.vault import FieldVault
 class KeyAdmin:
     """Operations on the field vault's keys; the caller needs `keys` write."""
 
-    def __init__(self, *, guard: Guard, vault: FieldVault, upgrade_repo: Any) -> None:
+    def __init__(self, *, guard: GuardPort, vault: FieldVault, upgrade_repo: Any) -> None:
         self.guard = guard
         self.vault = vault
         self.upgrade_repo = upgrade_repo

@@ -74,9 +74,9 @@ def evaluate(segment: Annotated[str | None, typer.Option("--segment", "-s", help
     with operator_session(workspace) as (c, me):
         ctx = read_context(c, me, "analytics")
         if segment:
-            results = [c.reports.evaluate(ctx, segment)]
+            results = [c.segment_cases.evaluate(ctx, segment)]
         else:
-            results = c.reports.evaluate_all(ctx, realtime_only=realtime_only)
+            results = c.segment_cases.evaluate_all(ctx, realtime_only=realtime_only)
     for r in results:
         print(json.dumps({"segment": r.segment_id, "entered": r.entered, "left": r.left, "size": r.size,
                           "at": r.at.isoformat()}))

@@ -143,7 +143,7 @@ class Query(PrivacyQuery, SegmentQueries, ReportQueries):
                               purpose: PurposeEnum | None = None) -> SegmentPreview:
         ctx = _ctx(info, purpose)
         veil = info.context["veil"]
-        count, sample = await _run(veil.c.reports.preview, ctx, definition=definition, sample_size=sample_size)
+        count, sample = await _run(veil.c.segment_cases.preview, ctx, definition=definition, sample_size=sample_size)
         return SegmentPreview(count=count, suppressed=count is None, sample=[Profile.from_masked(m) for m in sample])
 
 
@@ -190,7 +190,7 @@ class Mutation(PrivacyMutation, SegmentMutations, ReportMutations):
                            realtime: bool = False, purpose: PurposeEnum | None = None) -> Segment:
         ctx = _ctx(info, purpose)
         veil = info.context["veil"]
-        rec = await _run(veil.c.reports.save_segment, ctx, name=name, definition=definition,
+        rec = await _run(veil.c.segment_cases.save_segment, ctx, name=name, definition=definition,
                          segment_id=id, realtime=realtime)
         return Segment(id=rec.id, name=rec.name, definition=json.loads(rec.definition))
 
