@@ -222,6 +222,29 @@ class Pipeline:
             raise NotFound("profile")
         return self._finish(ctx, profile, records)
 
+    def read_profile_with_interactions(
+        self, ctx: ReadContext, *, profile_id: str, first: int, event_type: str | None,
+        since: datetime | None, until: datetime | None,
+    ) -> tuple[MaskedProfile, list[dict[str, Any]] | None]:
+        """A profile and its first interactions in one round trip, through the same chain as
+        `read_profile` + `interactions_of` (the interactions are None when the role may not read
+        them). Both reads are audited; the request scope merges them into one record."""
+        if not self.guard.allowed(ctx, "profile.interactions", "read"):
+            return self.read_profile(ctx, profile_id=profile_id), None
+        self.require(ctx, "profile", "read", subject=profile_id)
+        found = self.profiles.get_with_consents_and_interactions(
+            workspace=ctx.principal.workspace, profile_id=profile_id, event_type=event_type, since=since,
+            until=until, limit=first)
+        if found is None or found[0].status != "active":
+            self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile_id,
+                        decision=AuditDecision.DENY, reason="not_found")
+            raise NotFound("profile")
+        masked = self._finish(ctx, found[0], found[1])
+        self._audit(ctx, action=AuditAction.READ, resource="profile.interactions", subject=masked.id,
+                    decision=AuditDecision.ALLOW, reason="permitted", returned=INTERACTION_FIELDS,
+                    lawful_basis=masked.lawful_basis, consent_record_id=masked.consent_record_id)
+        return masked, found[2]
+
     def _finish(self, ctx: ReadContext, profile: ProfileRecord, records: list[ConsentRecord] | None = None,
                 defer: list[AuditEvent] | None = None, action: AuditAction = AuditAction.READ) -> MaskedProfile:
         decision = self.gate(ctx, profile.id, records, restricted=profile.restricted)

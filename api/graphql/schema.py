@@ -50,6 +50,26 @@ async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
+def _nested_interactions(info: Info) -> tuple[int, str | None] | None:
+    """(first, type) of the one `interactions` field selected under this profile, when it can be
+    fetched with the profile (no time window, a valid page size); else None."""
+    from strawberry.types.nodes import SelectedField
+
+    fields = [s for f in info.selected_fields for s in f.selections
+              if isinstance(s, SelectedField) and s.name == "interactions"]
+    if len(fields) != 1:
+        return None
+    args = fields[0].arguments
+    first, event_type = args.get("first", 20), args.get("type")
+    if args.get("since") is not None or args.get("until") is not None:
+        return None
+    if isinstance(first, str) and first.isdigit():  # literals arrive as their source text
+        first = int(first)
+    if not isinstance(first, int) or not 1 <= first <= MAX_PAGE or not (event_type is None or isinstance(event_type, str)):
+        return None
+    return first, event_type
+
+
 def _page_size(first: int) -> int:
     if first < 1 or first > MAX_PAGE:
         raise ClientError("BAD_REQUEST", f"first must be between 1 and {MAX_PAGE}")
@@ -75,7 +95,17 @@ class Query(PrivacyQuery, SegmentQueries, ReportQueries):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
-        return Profile.from_masked(await _run(info.context["veil"].pipeline.read_profile, ctx, profile_id=str(id)))
+        veil = info.context["veil"]
+        nested = _nested_interactions(info)
+        if nested is None:
+            return Profile.from_masked(await _run(veil.pipeline.read_profile, ctx, profile_id=str(id)))
+        # The common read (a profile and its first interactions): one round trip, same chain.
+        first, event_type = nested
+        masked, rows = await _run(veil.pipeline.read_profile_with_interactions, ctx, profile_id=str(id),
+                                  first=first, event_type=event_type, since=None, until=None)
+        if rows is not None:
+            veil.nested_loader("interactions", masked.purpose, (first, event_type, None, None)).prime(masked, rows)
+        return Profile.from_masked(masked)
 
     @strawberry.field(description="A profile by identifier (type + value, e.g. email + amy@example.com)")
     async def profile_by_identifier(self, info: Info, type: str, value: str,
