@@ -285,7 +285,7 @@ class ProfileRepository(Repository):
         if not rows:
             return None
         r = rows[0]
-        return _profile(r["p"], r["idents"], r["interactions"]), in_order(to_record(c) for c in r["consents"])
+        return _profile(r["p"], r["idents"], r["interactions"]), in_order(to_record(c, person=profile_id) for c in r["consents"])
 
     def get_with_consents_and_interactions(
         self, *, workspace: str, profile_id: str, event_type: str | None, since: datetime | None,
@@ -297,7 +297,7 @@ class ProfileRepository(Repository):
         if not rows:
             return None
         r = rows[0]
-        return (_profile(r["p"], r["idents"], r["interactions"]), in_order(to_record(c) for c in r["consents"]),
+        return (_profile(r["p"], r["idents"], r["interactions"]), in_order(to_record(c, person=profile_id) for c in r["consents"]),
                 [_interaction(e) for e in r["rows"]])
 
     def find_by_identifier_key(self, *, workspace: str, key: str) -> ProfileRecord | None:

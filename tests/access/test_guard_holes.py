@@ -203,3 +203,36 @@ def test_a_trait_an_admin_classifies_as_pii_is_sealed_at_rest_old_values_too(cli
                                   workspace=workspace, source="t").profiles[0]
     traits = gql(client, PROFILE_Q, token=admin, purpose=CO, variables={"id": pid}).json()["data"]["profile"]["traits"]
     assert {"name": "plan", "value": "LC-CANARY-002"} in traits  # still readable through the chain
+
+
+def test_consents_and_an_objection_follow_a_merge_and_an_unmerge(client, container, workspace):
+    pa, pu = _two_people(container, workspace)
+    agent = key(container, workspace, "support_agent")
+    grant = """mutation($id: ID!) { recordConsent(profileId: $id, purposeOfConsent: marketing, channel: any,
+      granted: true) { status } }"""
+    for pid in (pa, pu):
+        assert "errors" not in gql(client, grant, token=agent, variables={"id": pid}).json()
+    marketer_read = key(container, workspace, "admin")
+    assert "errors" not in gql(client, PROFILE_Q, token=marketer_read, purpose="marketing",
+                               variables={"id": pu}).json()
+    # The visitor objects to marketing (a DSR), then turns out to be the member.
+    co = key(container, workspace, "compliance_officer")
+    r = gql(client, "mutation($p: ID!) { createDsr(kind: OBJECTION, profileId: $p) { id } }", token=co,
+            purpose=CO, variables={"p": pa})
+    case = r.json()["data"]["createDsr"]["id"]
+    for _ in range(3):
+        gql(client, "mutation($id: ID!) { advanceDsr(id: $id) { state } }", token=co, purpose=CO,
+            variables={"id": case})
+    container.ingest.ingest([{"type": "identify", "userId": "member-1", "anonymousId": "anon-1",
+                              "messageId": "h-link2"}], workspace=workspace, source="t")
+    # One person now: the member's own consent and the visitor's objection are one history.
+    r = gql(client, PROFILE_Q, token=marketer_read, purpose="marketing", variables={"id": pu})
+    assert codes(r) == ["CONSENT_DENIED"], r.text
+    assert "errors" not in gql(client, PROFILE_Q, token=agent, variables={"id": pu}).json()  # support: contract
+    merge_id = cypher(container, "MATCH (g:Merge {workspace: $w, loser: $l}) RETURN g.id AS id",
+                      w=workspace, l=pa)[0]["id"]
+    assert runner.invoke(app, ["profiles", "unmerge", merge_id, "-w", workspace]).exit_code == 0
+    assert "errors" not in gql(client, PROFILE_Q, token=marketer_read, purpose="marketing",
+                               variables={"id": pu}).json()
+    assert codes(gql(client, PROFILE_Q, token=marketer_read, purpose="marketing", variables={"id": pa})) == [
+        "CONSENT_DENIED"]
