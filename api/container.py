@@ -187,7 +187,7 @@ def build_container(
         ingest.on_written.append(realtime.notify)
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
-        sources=SourceService(SourceRepository(driver, database=db)),
+        sources=SourceService(SourceRepository(driver, database=db), default_origins=collect.cors_origins),
         ingest=ingest,
         profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
         segments=segments, realtime=realtime,
