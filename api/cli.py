@@ -37,6 +37,7 @@ app.add_typer(users_app, name="users")
 
 def _add_audit_commands() -> None:
     # api.audit_cli imports this module's _container, so it is attached after the definitions.
+    import api.collect_cli  # registers sources origins
     import api.privacy_cli  # noqa: F401  (registers keys new-kek|rotate-kek and profiles erase)
     from api.audit_cli import audit_app
     from api.dsr_cli import dsr_app

@@ -54,7 +54,8 @@ class CollectorCors:
             await self.app(scope, receive, send)
             return
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            await self._preflight(scope, path, origin, headers)(scope, receive, send)
+            response = await self._preflight(scope, path, origin)
+            await response(scope, receive, send)
             return
         if not await self._allowed(scope, path, origin):
             await self.app(scope, receive, send)  # the route refuses it (403) or answers without CORS
@@ -68,7 +69,7 @@ class CollectorCors:
 
         await self.app(scope, receive, send_with_cors)
 
-    async def _preflight(self, scope: Scope, path: str, origin: str, headers: Headers) -> Response:
+    async def _preflight(self, scope: Scope, path: str, origin: str) -> Response:
         if not await self._allowed(scope, path, origin):
             return JSONResponse(error_body(
                 "origin_not_allowed", f"no source allows pages on {origin[:200]} to send events; an admin can "

@@ -27,7 +27,7 @@ RETURN s.id AS id, s.workspace AS workspace, s.name AS name, s.kind AS kind, s.d
 LIST_SOURCES = """
 MATCH (s:Source) WHERE $workspace IS NULL OR s.workspace = $workspace
 RETURN s.id AS id, s.workspace AS workspace, s.name AS name, s.kind AS kind,
-       s.disabled AS disabled, s.key_prefix AS key_prefix
+       s.disabled AS disabled, s.key_prefix AS key_prefix, coalesce(s.allowed_origins, []) AS allowed_origins
 ORDER BY s.workspace, s.name
 """
 DISABLE_SOURCE = "MATCH (s:Source {id: $id}) SET s.disabled = true RETURN s.id AS id"
@@ -100,7 +100,8 @@ class SourceRepository:
             routing_=neo4j.RoutingControl.READ,
         )
         return [
-            SourceRecord(r["id"], r["workspace"], r["name"], r["kind"], bool(r["disabled"]), r["key_prefix"] or "")
+            SourceRecord(r["id"], r["workspace"], r["name"], r["kind"], bool(r["disabled"]), r["key_prefix"] or "",
+                         tuple(r["allowed_origins"]))
             for r in records
         ]
 
