@@ -166,25 +166,47 @@ def _run_import(c: Container, events: Any, total: int, workspace: str, source_na
         raise typer.Exit(1)
 
 
+def _note_rules(c: Container, types: list[str]) -> None:
+    """Say how each identifier type will be resolved (its priority and per-profile limit)."""
+    for kind in dict.fromkeys(types):
+        rule = c.rules.get(kind)
+        limit = "no limit" if rule.max_per_profile is None else f"at most {rule.max_per_profile} per profile"
+        note = "" if kind in c.rules.types else " (not in the identity rules: set VEIL_COLLECT_IDENTITY_RULES_FILE)"
+        console.print(f"identifier {kind}: priority {rule.priority}, {limit}{note}")
+
+
 @import_app.command("members")
 def import_members(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header row")],
     workspace: Workspace = None,
     map_: Annotated[list[str] | None, typer.Option("--map", help="trait=Column, repeatable")] = None,
+    identifier: Annotated[list[str] | None, typer.Option(
+        "--identifier", help="type=Column: the column is an identifier (national_id, loyalty_card, phone...)")] = None,
+    member_id_type: Annotated[str, typer.Option(
+        help="Identifier type of the member number: user_id (one per profile) or a CRM record type")] = "user_id",
     source: Annotated[str, typer.Option(help="Source name recorded on the data")] = "crm-import",
     report: Annotated[Path | None, typer.Option(help="Write the row-level report (JSON) here")] = None,
 ) -> None:
     """Import CRM members (member_id, name, email, phone, birthday, member_tier...) from CSV."""
-    from collect.importer import count_lines, member_rows_to_events, parse_mapping, read_csv
+    from collect.importer import (
+        count_lines,
+        member_rows_to_events,
+        parse_identifiers,
+        parse_mapping,
+        read_csv,
+    )
 
     try:
         mapping = parse_mapping(map_ or [])
+        idents = parse_identifiers(identifier or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     c = _container()
     try:
         ws = workspace or c.app.default_workspace
-        events = member_rows_to_events(read_csv(path), mapping=mapping, file_tag=path.stem)
+        _note_rules(c, [*idents.values(), member_id_type])
+        events = member_rows_to_events(read_csv(path), mapping=mapping, file_tag=path.stem, identifiers=idents,
+                                       member_id_type=member_id_type)
         _run_import(c, events, max(count_lines(path) - 1, 0), ws, source, report)
     finally:
         c.close()
@@ -194,16 +216,23 @@ def import_members(
 def import_events_cmd(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL, one Segment-spec event per line")],
     workspace: Workspace = None,
+    identifier: Annotated[list[str] | None, typer.Option(
+        "--identifier", help="type=dotted.path of a value in each event, e.g. national_id=traits.national_id")] = None,
     source: Annotated[str, typer.Option(help="Source name recorded on the data")] = "history-import",
     report: Annotated[Path | None, typer.Option(help="Write the row-level report (JSON) here")] = None,
 ) -> None:
     """Import historical events and orders (JSONL of Segment-spec events)."""
-    from collect.importer import count_lines, read_jsonl_events
+    from collect.importer import count_lines, parse_identifiers, read_jsonl_events, with_identifiers
 
+    try:
+        idents = parse_identifiers(identifier or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     c = _container()
     try:
         ws = workspace or c.app.default_workspace
-        _run_import(c, read_jsonl_events(path), count_lines(path), ws, source, report)
+        _note_rules(c, list(idents.values()))
+        _run_import(c, with_identifiers(read_jsonl_events(path), idents), count_lines(path), ws, source, report)
     finally:
         c.close()
 
