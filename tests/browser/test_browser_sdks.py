@@ -127,7 +127,8 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-def _run_page(browser: Any, pages: Path, name: str, html: str, *, done: str, timeout_s: float = 20) -> dict:
+def _run_page(browser: Any, pages: Path, name: str, html: str, *, done: str, anon: str = "() => null",
+              timeout_s: float = 20) -> dict:
     """Open the page, allow only the two local servers, and wait until `done` (a JS expression) is true."""
     (pages / name).write_text(html, encoding="utf-8")
     ctx = browser.new_context()
@@ -152,6 +153,7 @@ def _run_page(browser: Any, pages: Path, name: str, html: str, *, done: str, tim
     page.goto(f"{PAGE_ORIGIN}/{name}?{UTM}")
     page.wait_for_function(done, timeout=timeout_s * 1000)
     state = page.evaluate("() => ({cookie: document.cookie, ls: JSON.stringify(localStorage)})")
+    state["anonymous_id"] = page.evaluate(anon)
     ctx.close()
     assert not outside, f"the page tried to reach the internet: {outside}"
     return {"posts": posts, "statuses": statuses, "failures": failures, **state}
@@ -188,27 +190,34 @@ def _fill(template: str, **values: str) -> str:
     return template
 
 
+def _assert_one_profile(container, workspace: str, user: str, order: str, out: dict) -> None:
+    """page, identify and track on one profile holding the browser's anonymous id, user id and e-mail,
+    every event with the page's UTM campaign; no request answered with an error."""
+    rows = _wait_for(container, workspace, user, 3)
+    assert {r["type"] for r in rows} == {"page", "identify", "track"}, (rows, out)
+    assert len({r["profile"] for r in rows}) == 1
+    assert all(r["campaign"] == "spring-sale" for r in rows), rows
+    assert [r["order_id"] for r in rows if r["type"] == "track"] == [order]
+    assert _identifiers(container, rows[0]["profile"]) >= {"user_id", "anonymous_id", "email"}
+    assert out["anonymous_id"], out
+    anon_key = container.vault.identifier_key(workspace, "anonymous_id", out["anonymous_id"])
+    owner = cypher(container, "MATCH (:Identifier {key: $k})-[:IDENTIFIES]->(p) RETURN p.id AS id", k=anon_key)
+    assert [r["id"] for r in owner] == [rows[0]["profile"]], "the browser's anonymous id is on the same profile"
+    assert not [s for s in out["statuses"] if s[1] >= 400], out
+
+
 def test_segment_analytics_js_self_hosted_snippet(container, api, pages, browser, workspace):
     key = _source(container, workspace, "web-segment")
     user, order = f"web-{uuid.uuid4().hex[:8]}", f"o-{uuid.uuid4().hex[:8]}"
     out = _run_page(browser, pages, "segment.html",
                     _fill(SEGMENT_PAGE, CDN=api, KEY=key, USER=user, EMAIL=f"{user}@example.com", ORDER=order),
                     done="() => window.analytics && window.analytics.initialized && "
-                         "performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/t')).length > 0")
-    rows = _wait_for(container, workspace, user, 3)
-    assert {r["type"] for r in rows} == {"page", "identify", "track"}, (rows, out)
-    assert len({r["profile"] for r in rows}) == 1
-    assert all(r["campaign"] == "spring-sale" for r in rows), rows
-    assert [r["order_id"] for r in rows if r["type"] == "track"] == [order]
+                         "performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/t')).length > 0",
+                    anon="() => window.analytics.user().anonymousId()")
+    _assert_one_profile(container, workspace, user, order, out)
     # analytics.js posts to Segment's short paths, with text/plain bodies, preflighted by CORS.
     assert {u.rsplit("/", 1)[-1] for u in out["posts"]} >= {"p", "i", "t"}, out
-    assert not [s for s in out["statuses"] if s[1] >= 400], out
-    assert "ajs_anonymous_id" in out["cookie"]
-    anon = out["cookie"].split("ajs_anonymous_id=")[1].split(";")[0].strip('"').replace("%22", "")
-    assert _identifiers(container, rows[0]["profile"]) >= {"user_id", "anonymous_id", "email"}
-    anon_key = container.vault.identifier_key(workspace, "anonymous_id", anon)
-    owner = cypher(container, "MATCH (:Identifier {key: $k})-[:IDENTIFIES]->(p) RETURN p.id AS id", k=anon_key)
-    assert [r["id"] for r in owner] == [rows[0]["profile"]], "the cookie belongs to the same profile"
+    assert f"ajs_anonymous_id={out['anonymous_id']}" in out["cookie"], out["cookie"]
 
 
 def test_rudderstack_js_with_veil_source_config(container, api, pages, browser, workspace):
@@ -217,12 +226,11 @@ def test_rudderstack_js_with_veil_source_config(container, api, pages, browser, 
     out = _run_page(browser, pages, "rudder.html",
                     _fill(RUDDER_PAGE, CDN=api, KEY=key, USER=user, EMAIL=f"{user}@example.com", ORDER=order),
                     done="() => performance.getEntriesByType('resource')"
-                         ".filter(e => e.name.includes('/v1/track')).length > 0")
-    rows = _wait_for(container, workspace, user, 3)
-    assert {r["type"] for r in rows} == {"page", "identify", "track"}, (rows, out)
-    assert len({r["profile"] for r in rows}) == 1
-    assert all(r["campaign"] == "spring-sale" for r in rows), rows
-    assert _identifiers(container, rows[0]["profile"]) >= {"user_id", "anonymous_id", "email"}
+                         ".filter(e => e.name.includes('/v1/track')).length > 0",
+                    anon="() => window.ra.getAnonymousId()")
+    _assert_one_profile(container, workspace, user, order, out)
+    assert {u.rsplit("/", 1)[-1] for u in out["posts"]} >= {"page", "identify", "track"}, out
+    assert "rl_anonymous_id" in out["cookie"]
 
 
 def test_page_on_an_origin_not_allowed_delivers_nothing(container, api, pages, browser, workspace):
