@@ -164,7 +164,11 @@ class IngestService:
         for i, raw in enumerate(raw_events):
             try:
                 size = len(orjson.dumps(raw))
-            except TypeError:
+            except TypeError as exc:
+                if "recursion" in str(exc).lower():  # orjson refuses more than 255 levels; so does the store
+                    result.rejected.append(Rejection(i, "invalid_value", "the event is nested more than 255 "
+                                                                         "levels deep", None))
+                    continue
                 size = len(json.dumps(raw, default=str))
             if size > self.settings.max_event_bytes:
                 result.rejected.append(Rejection(

@@ -48,6 +48,22 @@ def test_bad_event_is_rejected_by_index_and_the_rest_stored(container, client, w
                                  "field": field}]
 
 
+def _nested(depth: int) -> dict:
+    d: dict = {}
+    for _ in range(depth):
+        d = {"a": d}
+    return d
+
+
+@pytest.mark.parametrize("where", ["properties", "context", "traits"])
+def test_deeply_nested_event_is_rejected_with_a_code(client, write_key, where):
+    good = {"type": "track", "userId": "deep-1", "event": "Good"}
+    bad = {"type": "track", "userId": "deep-1", "event": "Deep", where: _nested(300)}
+    r = client.post("/v1/batch", json={"batch": [good, bad]}, headers=basic(write_key))
+    assert r.status_code == 200, r.text
+    assert [(x["index"], x["code"]) for x in r.json()["rejected"]] == [(1, "invalid_value")]
+
+
 def test_extreme_batch_sent_at_is_a_clear_400(client, write_key):
     r = client.post("/v1/batch", json={"sentAt": "0001-01-01T00:00:00+01:00",
                                        "batch": [{"type": "track", "userId": "u", "event": "x"}]},
