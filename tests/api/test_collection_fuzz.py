@@ -6,6 +6,7 @@ Every answer must be a Veil JSON body; a 200 must account for every event of the
 
 from __future__ import annotations
 
+import os
 import string
 from typing import Any
 
@@ -15,7 +16,10 @@ from hypothesis import strategies as st
 
 from tests.conftest import basic
 
-_FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
+# VEIL_FUZZ_EXAMPLES=5000 VEIL_FUZZ_RANDOM=1 explores further (and differently each run) than CI's fixed set.
+_EXAMPLES = int(os.environ.get("VEIL_FUZZ_EXAMPLES", "120"))
+_DERANDOMIZE = not os.environ.get("VEIL_FUZZ_RANDOM")
+_FUZZ = settings(max_examples=_EXAMPLES, deadline=None, derandomize=_DERANDOMIZE, database=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                         HealthCheck.data_too_large])
 
@@ -115,7 +119,7 @@ def test_fuzzed_single_events_never_answer_5xx(client, write_key, event, path):
     _check(r, 1)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
+@settings(max_examples=max(_EXAMPLES // 2, 1), deadline=None, derandomize=_DERANDOMIZE, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.one_of(st.binary(max_size=64), json_values.map(orjson.dumps)),
        path=st.sampled_from(["/v1/batch", "/v1/b", "/v1/track", "/v1/nope", "/nowhere"]))
