@@ -9,6 +9,7 @@ import typer
 
 from api.cli import Workspace, _audit_cli, _container, console, sources_app
 from collect.origins import OriginError
+from core.errors import NotFoundError
 
 
 @sources_app.command("origins")
@@ -37,7 +38,7 @@ def sources_origins(
         except OriginError as exc:
             console.print(f"[red]{exc.code}:[/red] {exc.message}")
             raise typer.Exit(2) from exc
-        except KeyError as exc:
+        except NotFoundError as exc:
             console.print(f"[red]no source {source_id} in workspace {ws}[/red]")
             raise typer.Exit(1) from exc
         _audit_cli(c, ws, "policy_change", f"sources/{source_id}", "allowed_origins_set", origins=",".join(stored))

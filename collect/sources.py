@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from collect.origins import normalize_origin, origin_matches
+from core.errors import NotFoundError
 from graph.sources import SourceRecord, SourceRepository
 
 KEY_PREFIX = "vwk_"
@@ -68,10 +69,11 @@ class SourceService:
         return source
 
     def set_allowed_origins(self, *, source_id: str, origins: list[str], workspace: str | None = None) -> list[str]:
-        """Validate and store a source's browser origins; raises OriginError, KeyError if no such source."""
+        """Validate and store a source's browser origins; raises OriginError, or NotFoundError when the
+        workspace has no such source."""
         clean = sorted({normalize_origin(o) for o in origins})
         if not self.repo.set_allowed_origins(source_id=source_id, origins=clean, workspace=workspace):
-            raise KeyError(source_id)
+            raise NotFoundError(f"no source {source_id}", field="source_id")
         with self._lock:
             self._cache.clear()
             self._origins = None

@@ -185,3 +185,5 @@ def test_cli_sets_and_shows_origins(container, web_source, monkeypatch):
     assert json.loads(r.stdout)["allowed_origins"] == ["https://shop2.example"]
     r = runner.invoke(app, ["sources", "origins", web_source.source.id, "--allow", "not an origin"])
     assert r.exit_code == 2 and "invalid_origin" in r.output
+    r = runner.invoke(app, ["sources", "origins", "src_missing", "--allow", "https://a.example"])
+    assert r.exit_code == 1 and "no source" in r.output
