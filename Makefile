@@ -8,7 +8,10 @@ API_URL := http://127.0.0.1:8000
 TEST_PORT ?= 7688
 TEST_NEO4J_URI := bolt://127.0.0.1:$(TEST_PORT)
 
-.PHONY: up down test venv neo4j-fetch api-start api-stop lint bench status clean
+WEB_SDK := deploy/web-sdk
+WEB_SDK_STAMP := $(WEB_SDK)/node_modules/.installed
+
+.PHONY: up down test venv web-sdk neo4j-fetch api-start api-stop lint bench status clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -17,10 +20,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
+# The browser tracking libraries Veil serves to websites (analytics.js, RudderStack JS), from npm,
+# pinned by deploy/web-sdk/package-lock.json. Once installed, nothing is fetched at run time.
+web-sdk: $(WEB_SDK_STAMP)
+$(WEB_SDK_STAMP): $(WEB_SDK)/package.json $(WEB_SDK)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(WEB_SDK) --no-audit --no-fund --loglevel=error && touch $@; \
+	  else echo "npm not found: the self-hosted browser libraries are not installed (apt-get install npm; make web-sdk)"; fi
+
 neo4j-fetch:
 	@deploy/neo4j.sh fetch
 
-up: venv
+up: venv web-sdk
 	@mkdir -p var
 	@deploy/neo4j.sh start dev
 	@$(BIN)/veil migrate
@@ -57,7 +67,7 @@ status:
 	@deploy/neo4j.sh status dev || true
 	@curl -fs $(API_URL)/readyz || echo "API not ready"
 
-test: venv
+test: venv web-sdk
 	@VEIL_NEO4J_BOLT_PORT=$(TEST_PORT) deploy/neo4j.sh start test
 	@VEIL_ENV=test VEIL_NEO4J_URI=$(TEST_NEO4J_URI) $(BIN)/python -m pytest -q; rc=$$?; \
 	  deploy/neo4j.sh stop test; exit $$rc

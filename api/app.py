@@ -13,12 +13,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from analytics.scheduler import Scheduler, model_jobs
 from api import metrics
+from api.collection import beacon_router
 from api.collection import router as collection_router
 from api.container import Container, build_container
+from api.cors import CollectorCors
 from api.errors import api_error_handler, error_body
 from api.graphql.context import context_getter
 from api.graphql.http import (
@@ -32,6 +35,7 @@ from api.graphql.http import (
 from api.graphql.schema import build_schema
 from api.logs import configure_logging, request_id_var
 from api.settings import AppSettings
+from api.web_sdk import router as web_sdk_router
 from audit.events import request_id_var as audit_request_id_var
 from core.errors import VeilError
 from graph.migrations import LATEST_VERSION
@@ -77,13 +81,16 @@ class RequestContext:
             request_id_var.reset(token)
             audit_request_id_var.reset(audit_token)
             elapsed = time.perf_counter() - started
-            path = getattr(scope.get("route"), "path", "unmatched")
+            route = getattr(scope.get("route"), "path", None)
+            path = route or "unmatched"
             method = scope.get("method", "")
             metrics.HTTP_REQUESTS.labels(method, path, str(status)).inc()
             metrics.HTTP_SECONDS.labels(path).observe(elapsed)
             if status >= 400 or elapsed > 1.0:
+                # An unmatched request is logged with the path asked for (bounded), so it can be seen.
+                asked = {} if route else {"asked": str(scope.get("path", ""))[:300]}
                 log.info("request", method=method, path=path, status=status, ms=round(elapsed * 1000, 1),
-                         request_id=rid)
+                         request_id=rid, **asked)
 
 
 def _start_scheduler(c: Container) -> Scheduler | None:
@@ -129,6 +136,19 @@ def create_app(container: Container | None = None) -> FastAPI:
         return JSONResponse(error_body("invalid_request", str(first.get("msg", "invalid request")),
                                        field=".".join(str(p) for p in first.get("loc", []))), status_code=400)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Unknown paths and methods answer in Veil's error format, naming what was asked.
+        path = request.url.path[:300]
+        if exc.status_code == 404:
+            code, message = "not_found", f"no route for {request.method} {path}"
+        elif exc.status_code == 405:
+            code, message = "method_not_allowed", f"{request.method} is not allowed on {path}"
+        else:
+            code, message = f"http_{exc.status_code}", str(exc.detail)
+        return JSONResponse(error_body(code, message), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", error=type(exc).__name__)
@@ -137,9 +157,12 @@ def create_app(container: Container | None = None) -> FastAPI:
     settings = container.app if container is not None else AppSettings()
     app.add_exception_handler(RateLimited, veil_error_response)
     app.add_middleware(GraphQLGate, max_body_bytes=settings.graphql_max_body_bytes)
+    app.add_middleware(CollectorCors)
     app.add_middleware(RequestContext)  # outermost: the gate's refusals carry the request id too
 
     app.include_router(collection_router)
+    app.include_router(beacon_router)
+    app.include_router(web_sdk_router)
     schema = build_schema(introspection=settings.graphql_introspection, max_depth=settings.graphql_max_depth,
                           max_aliases=settings.graphql_max_aliases, max_tokens=settings.graphql_max_tokens,
                           max_cost=settings.graphql_max_cost)

@@ -232,7 +232,7 @@ def build_container(
     admin.seal_traits = key_admin.seal_traits
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
-        sources=SourceService(SourceRepository(driver, database=db)),
+        sources=SourceService(SourceRepository(driver, database=db), default_origins=collect.cors_origins),
         ingest=ingest,
         profiles=profiles, auth=auth, guard=guard, pipeline=pipeline,
         keys=key_admin, admin=admin, audit=audit,

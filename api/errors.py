@@ -22,14 +22,15 @@ class ApiError(VeilError):
 
 
 def error_body(code: str, message: str, *, field: str | None = None, **extra: Any) -> dict[str, Any]:
-    """The JSON body every error uses."""
+    """The JSON body every error uses: `code` and `message` at the top (what rudder-sdk-python and
+    other SDKs read) and the same in `error`, with the field and request id."""
     err: dict[str, Any] = {"code": code, "message": message}
     if field:
         err["field"] = field
     rid = request_id_var.get()
     if rid:
         err["request_id"] = rid
-    return {"success": False, "error": err, **extra}
+    return {"success": False, "code": code, "message": message, "error": err, **extra}
 
 
 async def api_error_handler(_request: Request, exc: Exception) -> JSONResponse:

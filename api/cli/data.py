@@ -26,6 +26,8 @@ from api.cli.common import (
     read_context,
 )
 from api.container import Container
+from collect.origins import OriginError, normalize_origin
+from core.errors import NotFoundError
 
 sources_app = typer.Typer(help="Collection sources and their write keys.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk import of CRM members and historical events.", no_args_is_help=True)
@@ -58,6 +60,36 @@ def sources_create(name: Annotated[str, typer.Option(help="Source name, e.g. web
         print(new.write_key)
 
 
+@sources_app.command("origins")
+def sources_origins(
+    source_id: Annotated[str, typer.Argument(help="Source id (see `veil sources list`)")],
+    allow: Annotated[list[str] | None, typer.Option(
+        "--allow", help="An origin pages may send from, e.g. https://shop.example (repeat; replaces the list)")] = None,
+    any_origin: Annotated[bool, typer.Option("--any", help="Allow every origin ('*'): only if you mean it")] = False,
+    clear: Annotated[bool, typer.Option("--clear", help="Allow no browser origin")] = False,
+    workspace: Workspace = None,
+) -> None:
+    """Show or set the browser origins (CORS) allowed to send events with a source's write key."""
+    with operator_session(workspace) as (c, me):
+        if not allow and not any_origin and not clear:
+            c.admin.operate(me, "sources", action="read", reason="origins_listed")
+            found = [s for s in c.sources.repo.list_sources(workspace=me.workspace) if s.id == source_id]
+            if not found:
+                raise fail(f"[red]no source {source_id} in workspace {me.workspace}[/red]", 1)
+            print(json.dumps({"source_id": source_id, "allowed_origins": list(found[0].allowed_origins)}))
+            return
+        try:
+            origins = [] if clear else (["*"] if any_origin else [normalize_origin(o) for o in allow or []])
+            c.admin.operate(me, "sources", reason="allowed_origins_set", extra={"source_id": source_id,
+                                                                                 "origins": len(origins)})
+            stored = c.sources.set_allowed_origins(source_id=source_id, origins=origins, workspace=me.workspace)
+        except OriginError as exc:
+            raise fail(f"[red]{exc.code}:[/red] {exc.message}", 2) from exc
+        except NotFoundError as exc:
+            raise fail(f"[red]no source {source_id} in workspace {me.workspace}[/red]", 1) from exc
+    print(json.dumps({"source_id": source_id, "allowed_origins": stored}))
+
+
 @sources_app.command("list")
 def sources_list(workspace: Workspace = None) -> None:
     """List sources (write keys are never shown again, only their first characters)."""
@@ -75,6 +107,15 @@ def _source_id(c: Container, me: Principal, name: str) -> str:
         if s.name == name:
             return s.id
     return c.admin.create_source(me, sources=c.sources, name=name, kind="import").source.id
+
+
+def _note_rules(c: Container, types: list[str]) -> None:
+    """Say how each identifier type will be resolved (its priority and per-profile limit)."""
+    for kind in dict.fromkeys(types):
+        rule = c.rules.get(kind)
+        limit = "no limit" if rule.max_per_profile is None else f"at most {rule.max_per_profile} per profile"
+        note = "" if kind in c.rules.types else " (not in the identity rules: set VEIL_COLLECT_IDENTITY_RULES_FILE)"
+        console.print(f"identifier {kind}: priority {rule.priority}, {limit}{note}")
 
 
 def _run_import(c: Container, me: Principal, events: Any, total: int, source_name: str,
@@ -104,18 +145,31 @@ def import_members(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header row")],
     workspace: Workspace = None,
     map_: Annotated[list[str] | None, typer.Option("--map", help="trait=Column, repeatable")] = None,
+    identifier: Annotated[list[str] | None, typer.Option(
+        "--identifier", help="type=Column: the column is an identifier (national_id, loyalty_card, phone...)")] = None,
+    member_id_type: Annotated[str, typer.Option(
+        help="Identifier type of the member number: user_id (one per profile) or a CRM record type")] = "user_id",
     source: Annotated[str, typer.Option(help="Source name recorded on the data")] = "crm-import",
     report: Annotated[Path | None, typer.Option(help="Write the row-level report (JSON) here")] = None,
 ) -> None:
     """Import CRM members (member_id, name, email, phone, birthday, member_tier...) from CSV."""
-    from collect.importer import count_lines, member_rows_to_events, parse_mapping, read_csv
+    from collect.importer import (
+        count_lines,
+        member_rows_to_events,
+        parse_identifiers,
+        parse_mapping,
+        read_csv,
+    )
 
     try:
         mapping = parse_mapping(map_ or [])
+        idents = parse_identifiers(identifier or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     with operator_session(workspace) as (c, me):
-        events = member_rows_to_events(read_csv(path), mapping=mapping, file_tag=path.stem)
+        _note_rules(c, [*idents.values(), member_id_type])
+        events = member_rows_to_events(read_csv(path), mapping=mapping, file_tag=path.stem, identifiers=idents,
+                                       member_id_type=member_id_type)
         _run_import(c, me, events, max(count_lines(path) - 1, 0), source, report)
 
 
@@ -123,14 +177,21 @@ def import_members(
 def import_events_cmd(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL, one Segment-spec event per line")],
     workspace: Workspace = None,
+    identifier: Annotated[list[str] | None, typer.Option(
+        "--identifier", help="type=dotted.path of a value in each event, e.g. national_id=traits.national_id")] = None,
     source: Annotated[str, typer.Option(help="Source name recorded on the data")] = "history-import",
     report: Annotated[Path | None, typer.Option(help="Write the row-level report (JSON) here")] = None,
 ) -> None:
     """Import historical events and orders (JSONL of Segment-spec events)."""
-    from collect.importer import count_lines, read_jsonl_events
+    from collect.importer import count_lines, parse_identifiers, read_jsonl_events, with_identifiers
 
+    try:
+        idents = parse_identifiers(identifier or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     with operator_session(workspace) as (c, me):
-        _run_import(c, me, read_jsonl_events(path), count_lines(path), source, report)
+        _note_rules(c, list(idents.values()))
+        _run_import(c, me, with_identifiers(read_jsonl_events(path), idents), count_lines(path), source, report)
 
 
 def _row(m: MaskedProfile) -> dict[str, Any]:
