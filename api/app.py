@@ -26,6 +26,7 @@ from api.graphql.schema import build_schema
 from api.logs import configure_logging, request_id_var
 from api.settings import AppSettings
 from audit.events import request_id_var as audit_request_id_var
+from console.mount import mount_console
 from graph.driver import ping
 from graph.jobs import LeaseRepository
 from graph.migrations import LATEST_VERSION, current_version
@@ -164,4 +165,5 @@ def create_app(container: Container | None = None) -> FastAPI:
         """Prometheus exposition."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    mount_console(app)
     return app

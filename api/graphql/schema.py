@@ -25,6 +25,7 @@ from strawberry.types import Info
 
 from access.pipeline import ReadContext
 from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutations, SegmentQueries
+from api.graphql.console import ConsoleQueries
 from api.graphql.errors import ClientError, to_graphql
 from api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from api.graphql.types import (
@@ -81,7 +82,7 @@ class ProfileFilterInput:
 
 
 @strawberry.type
-class Query(PrivacyQuery, SegmentQueries, ReportQueries):
+class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
