@@ -34,7 +34,7 @@ export async function gql(query, variables = {}, { purpose, token } = {}) {
   if (body.errors && body.errors.length) {
     const first = body.errors[0];
     const code = (first.extensions && first.extensions.code) || "ERROR";
-    if (code === "UNAUTHENTICATED" && !token) window.dispatchEvent(new CustomEvent("veil:unauthenticated", { detail: first }));
+    if (code === "UNAUTHENTICATED" && token === undefined) window.dispatchEvent(new CustomEvent("veil:unauthenticated", { detail: first }));
     throw new ApiError(code, first.message, first.extensions || {});
   }
   return body.data;

@@ -114,5 +114,10 @@ window.addEventListener("veil:unauthenticated", () => {
   sessionStorage.setItem("veil.console.notice", "expired");
   route();
 });
+// The skip link moves focus to the content without touching the hash (the router owns it).
+document.getElementById("skip-link").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  document.getElementById("main").focus();
+});
 window.addEventListener("hashchange", route);
 route();

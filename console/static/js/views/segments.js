@@ -116,6 +116,7 @@ export async function render(main, { purpose, viewer }) {
       if (mine !== seq) return;
       count.textContent = fmtNum(p.count);
       count.dataset.count = String(p.count);
+      count.dataset.definition = JSON.stringify(def);
       clear(countNote).append(h("span", { class: "lede", text: t("seg.people") }));
       clear(sample).append(p.sample.length
         ? table([{ label: t("profile.id"), render: (s) => h("code", { text: s.id }) },
@@ -125,6 +126,7 @@ export async function render(main, { purpose, viewer }) {
       if (mine !== seq) return;
       count.textContent = "—";
       delete count.dataset.count;
+      delete count.dataset.definition;
       const issues = (err.extensions && err.extensions.issues) || [];
       clear(countNote).append(errorBox(err), issues.length ? h("ul", {}, issues.map((i) => h("li", {}, h("code", { text: i.path }), ` ${i.message}`))) : null);
     }
