@@ -13,6 +13,9 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from console.session import SessionCookieAuth
+from console.session import router as session_router
+
 STATIC = Path(__file__).parent / "static"
 # Everything from this origin only: no inline script or style, no framing, no other hosts.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -39,7 +42,7 @@ class _SecureStatic(StaticFiles):
 
 
 def mount_console(app: FastAPI) -> None:
-    """Add `/` -> `/console/`, the console page and its assets to the app."""
+    """Add `/` -> `/console/`, the console page, its assets and its cookie session to the app."""
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -54,4 +57,6 @@ def mount_console(app: FastAPI) -> None:
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8",
                             headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
 
+    app.include_router(session_router)
+    app.add_middleware(SessionCookieAuth)
     app.mount("/console/static", _SecureStatic(directory=STATIC), name="console-static")

@@ -30,7 +30,7 @@ def test_each_role_logs_in_and_sees_only_its_screens(console, seeded: Seeded, ro
     console.login(seeded, role)
     page = console.page
     assert set(page.locator("#nav a").all_inner_texts()) == NAV[role]
-    assert page.locator("#main h1").first.is_visible()
+    page.wait_for_selector("#main h1")
     page.wait_for_load_state("networkidle")
     console.shot(f"{role}-home-en")
 
@@ -192,6 +192,11 @@ def test_api_key_login_and_keyboard_skip_link(console, seeded: Seeded, container
     page.keyboard.press("Enter")
     page.wait_for_selector("#nav a")
     assert "Dashboards" in page.inner_text("#nav")
+    # The key went into an HttpOnly cookie: the page's storage and document.cookie never hold it.
+    stored = page.evaluate("JSON.stringify({...sessionStorage}) + JSON.stringify({...localStorage}) + document.cookie")
+    assert analyst_key not in stored and "veil_console" not in stored
+    cookie = next(c for c in page.context.cookies() if c["name"] == "veil_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert page.evaluate("document.activeElement.id") == "main"  # focus moves to the new screen
     page.focus("#skip-link")
     page.keyboard.press("Enter")

@@ -1,5 +1,5 @@
 // Console shell: session, header, role-filtered navigation and a hash router.
-import { gql, session } from "./api.js";
+import { closeSession, gql, session } from "./api.js";
 import { lang, setLang, t } from "./i18n.js";
 import { clear, errorBox, h, loading } from "./ui.js";
 import { renderLogin } from "./views/login.js";
@@ -106,10 +106,10 @@ function refresh() { route(); }
 
 function onLogin(s) { session.set(s); viewer = null; location.hash = ""; route(); }
 
-function logout() { session.clear(); viewer = null; location.hash = ""; route(); }
+async function logout() { await closeSession(); viewer = null; location.hash = ""; route(); }
 
 window.addEventListener("veil:unauthenticated", () => {
-  session.clear();
+  closeSession();
   viewer = null;
   sessionStorage.setItem("veil.console.notice", "expired");
   route();

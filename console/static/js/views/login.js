@@ -1,5 +1,5 @@
 // Log in as a staff user (the `login` mutation) or with an API key; nothing else is accepted.
-import { gql } from "../api.js";
+import { gql, openSession } from "../api.js";
 import { t } from "../i18n.js";
 import { clear, errorBox, field, h } from "../ui.js";
 
@@ -35,7 +35,8 @@ export function renderLogin(main, onLogin) {
           const q = "mutation($u: String!, $p: String!, $w: String!) { login(username: $u, password: $p, workspace: $w) { token roles expiresInSeconds } }";
           const d = await gql(q, { u: username.value, p: password.value, w: workspace.value.trim() }, { token: "" });
           localStorage.setItem("veil.console.workspace", workspace.value.trim());
-          onLogin({ token: d.login.token, kind: "user", expiresAt: Date.now() + d.login.expiresInSeconds * 1000 });
+          const s = await openSession(d.login.token);
+          onLogin({ csrf: s.csrf, kind: "user", expiresAt: Date.now() + d.login.expiresInSeconds * 1000 });
         } catch (err) {
           password.value = "";
           clear(status).append(errorBox(err));
@@ -52,8 +53,8 @@ export function renderLogin(main, onLogin) {
         if (!token) { clear(status).append(h("div", { class: "state error", role: "alert", text: t("login.missing") })); return; }
         clear(status).append(h("div", { class: "state loading", role: "status", text: t("login.checking") }));
         try {
-          await gql("{ viewer { id } }", {}, { token });
-          onLogin({ token, kind: "key" });
+          const s = await openSession(token);
+          onLogin({ csrf: s.csrf, kind: "key" });
         } catch (err) {
           clear(status).append(errorBox(err));
           key.focus();
