@@ -28,6 +28,7 @@ up: venv
 	@$(BIN)/veil demo load --credentials var/demo-credentials.json --api-url $(API_URL)
 	@echo
 	@echo "Veil is up."
+	@echo "  Console:       $(API_URL)/   (sign in with a GraphQL key below, or a staff user: veil users create)"
 	@echo "  API:           $(API_URL)   (OpenAPI docs: $(API_URL)/docs)"
 	@echo "  Health:        $(API_URL)/healthz  $(API_URL)/readyz  $(API_URL)/metrics"
 	@echo "  Neo4j (Bolt):  bolt://127.0.0.1:7687  user neo4j, password $${VEIL_NEO4J_PASSWORD:-veil-dev-password}"
