@@ -22,7 +22,7 @@ CHROMIUM = os.environ.get("VEIL_CHROMIUM", "/usr/bin/chromium")
 @pytest.fixture(scope="session")
 def seeded(container) -> Seeded:
     """One demo workspace with a user per role, shared by the browser tests (read-mostly)."""
-    return seed(container, customers=120)
+    return seed(container, customers=80)
 
 
 @pytest.fixture(scope="session")

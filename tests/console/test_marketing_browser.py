@@ -47,8 +47,11 @@ def test_marketer_builds_dairy_but_never_meat_and_sees_the_api_count(console, se
     page.fill("input[name=segname]", "Dairy, no meat (90 days)")
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_selector(".state.ok:has-text('Saved')")
+    page.get_by_role("button", name="Evaluate now: Dairy, no meat (90 days)").click()
+    page.wait_for_selector(f"#toast:has-text('Evaluated: {shown} members')")
     page.get_by_role("button", name="Size over time: Dairy, no meat (90 days)").click()
     page.wait_for_selector("#size-chart")
+    console.wait_until("!document.querySelector('#size-chart').closest('[hidden]')")
     console.shot("marketer-segments-en")
 
 

@@ -74,6 +74,11 @@ export function fmtDate(iso) {
   if (Number.isNaN(d.getTime())) return String(iso);
   return new Intl.DateTimeFormat(lang() === "zh-Hant" ? "zh-TW" : "en-GB", { dateStyle: "medium", timeStyle: "short" }).format(d);
 }
+export function fmtDay(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return new Intl.DateTimeFormat(lang() === "zh-Hant" ? "zh-TW" : "en-GB", { dateStyle: "medium" }).format(d);
+}
 export function fmtNum(n, digits = 0) {
   if (n === null || n === undefined) return "—";
   return new Intl.NumberFormat(lang() === "zh-Hant" ? "zh-TW" : "en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(n);

@@ -1,7 +1,7 @@
 // Segment builder: a form over the condition language, live count and masked sample, save, size over time.
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
-import { badge, busy, clear, debounce, empty, errorBox, field, fmtDate, fmtNum, h, select, table, toast } from "../ui.js";
+import { badge, busy, clear, debounce, empty, errorBox, field, fmtDate, fmtDay, fmtNum, h, select, table, toast } from "../ui.js";
 import { lineChart } from "./charts.js";
 import { PURPOSES } from "./purpose.js";
 
@@ -181,7 +181,7 @@ export async function render(main, { purpose, viewer }) {
         const pts = (await gql("query($id: String!, $t: [DateTime!]!) { segmentSizes(id: $id, times: $t) { at size } }", { id: s.id, t: times }, { purpose })).segmentSizes;
         chartBox.hidden = false;
         if (chart) chart.destroy();
-        chart = lineChart(chartBox.querySelector("canvas"), pts.map((p) => fmtDate(p.at)), [{ label: `${s.name} — ${t("seg.size")}`, data: pts.map((p) => p.size) }]);
+        chart = lineChart(chartBox.querySelector("canvas"), pts.map((p) => fmtDay(p.at)), [{ label: `${s.name} — ${t("seg.size")}`, data: pts.map((p) => p.size) }]);
       } catch (err) { savedList.prepend(errorBox(err)); }
     });
   }
