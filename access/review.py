@@ -25,12 +25,14 @@ from audit.service import CSV_COLUMNS, AuditService, record_to_csv_row
 from core.errors import VeilError
 
 MAX_EXPORT = 5000
+# Without a signed checkpoint, the quick check covers this many newest records (the full one: all).
+QUICK_WINDOW = 5000
 EXPORT_FORMATS = ("csv", "jsonl")
 # (resource, action) pairs the console asks about to decide which screens a role gets.
 ABILITIES: tuple[tuple[str, str], ...] = (
     ("audit", "read"), ("dsr", "read"), ("dsr", "write"), ("profile", "read"), ("profile.consents", "read"),
     ("segments", "read"), ("segments", "write"), ("aggregates", "read"), ("sources", "read"),
-    ("profile.erasure", "write"),
+    ("profile.erasure", "write"), ("trait_catalog", "read"),
 )
 
 
@@ -153,14 +155,20 @@ class Review:
                            last_seq=max(seqs, default=None), content=content)
 
     def chain_status(self, ctx: ReadContext, *, full: bool) -> ChainStatus:
-        """Verify the chain from the latest validly signed checkpoint (or from genesis when `full`)."""
+        """Verify the chain from the latest validly signed checkpoint (without one, the newest
+        `QUICK_WINDOW` records), or from genesis when `full`; `verified_from` says which."""
         self.pipeline.require(ctx, "audit", "read")
         keys = trusted_keys(self.audit.settings)
         signed = [c for c in self.audit.repo.checkpoints() if c.key_id in keys and verify_checkpoint(keys[c.key_id], c)]
         latest = max(signed, key=lambda c: c.seq, default=None)
-        start = 0 if full or latest is None else latest.seq
-        result = self.audit.verify(after_seq=start)
         head = self.audit.repo.head()
+        if full:
+            start = 0
+        elif latest is not None:
+            start = latest.seq
+        else:
+            start = max(0, (head.seq if head else 0) - QUICK_WINDOW)
+        result = self.audit.verify(after_seq=start)
         self._record(ctx, action=AuditAction.READ, resource="audit.chain", reason="chain_status",
                      returned=("audit.chain",))
         return ChainStatus(

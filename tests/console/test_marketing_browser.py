@@ -105,3 +105,20 @@ def test_traditional_chinese_switch_and_screens(console, seeded: Seeded):
     page.wait_for_selector("#live-count[data-count]")
     assert "分眾建立" in page.inner_text("#main h1")
     console.shot("marketer-segments-zh")
+
+
+def test_admin_overrides_a_trait_category_in_the_catalog(console, seeded: Seeded, container):
+    console.login(seeded, "admin")
+    page = console.page
+    page.goto(console.base + "/console/#/catalog")
+    row = page.locator("#catalog-results tbody tr", has_text="city")
+    row.wait_for()
+    row.get_by_label("PII category: city").select_option("location")
+    row.get_by_role("button", name="Set: city").click()
+    page.wait_for_selector("#toast:has-text('city is now location')")
+    page.locator("#catalog-results tbody tr", has_text="administrator").filter(has_text="city").wait_for()
+    assert any(r["a"]["resource"] == "trait_catalog" and r["a"]["action"] == "policy_change"
+               for r in container.driver.execute_query(
+                   "MATCH (a:AuditRecord {workspace: $w}) RETURN a {.*} AS a", w=seeded.workspace,
+                   database_=container.neo4j.database).records)
+    console.shot("admin-catalog-en")

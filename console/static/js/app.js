@@ -13,6 +13,7 @@ const ROUTES = [
   { path: "segments", group: "marketing", ability: "segments:read", load: () => import("./views/segments.js") },
   { path: "dashboards", group: "marketing", ability: "aggregates:read", load: () => import("./views/dashboards.js") },
   { path: "health", group: "operations", ability: "sources:read", load: () => import("./views/health.js") },
+  { path: "catalog", group: "operations", ability: "trait_catalog:read", load: () => import("./views/catalog.js") },
 ];
 
 let viewer = null;
@@ -24,6 +25,7 @@ export function currentViewer() { return viewer; }
 export function defaultPurpose(screen) {
   const roles = (viewer && viewer.roles) || [];
   if (["audit", "who", "dsr"].includes(screen)) return "legal_obligation";
+  if (screen === "catalog" || screen === "health") return "security";
   if (["segments", "dashboards"].includes(screen)) return roles.includes("marketer") ? "marketing" : "analytics";
   if (roles.includes("compliance_officer")) return "legal_obligation";
   if (roles.includes("analyst")) return "analytics";

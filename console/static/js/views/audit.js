@@ -46,12 +46,13 @@ function chainPanel(purpose) {
         const s = (await gql(q, { f: isFull }, { purpose })).auditChainStatus;
         clear(out);
         if (s.ok) {
-          out.append(h("div", { class: "state ok", role: "status", "data-chain": "ok" },
+          out.append(h("div", { class: "state ok", role: "status", "data-chain": "ok", "data-from": s.verifiedFrom },
             h("strong", { text: t("chain.ok") }), " ",
             t("chain.okDetail", { checked: s.checked, from: s.verifiedFrom, last: s.lastSeq ?? s.verifiedFrom })));
         } else {
-          out.append(h("div", { class: "state error", role: "alert", "data-chain": "broken" },
-            h("strong", { text: t("chain.broken", { seq: s.brokenSeq }) }), " ", `${s.problem}: ${s.detail}`));
+          out.append(h("div", { class: "state error", role: "alert", "data-chain": "broken", "data-from": s.verifiedFrom },
+            h("strong", { text: t("chain.broken", { seq: s.brokenSeq }) }), " ", `${s.problem}: ${s.detail}`, " ",
+            t("chain.from", { from: s.verifiedFrom })));
         }
         out.append(h("p", {}, s.checkpointSeq
           ? t("chain.checkpoint", { seq: s.checkpointSeq, at: fmtDate(s.checkpointAt), key: s.checkpointKeyId })
