@@ -98,6 +98,7 @@ def test_traditional_chinese_switch_and_screens(console, seeded: Seeded):
     page.get_by_role("button", name="切換語言").click()
     page.wait_for_selector("text=Who saw this customer")
     assert page.get_attribute("html", "lang") == "en"
+    page.wait_for_selector("#who-results table")  # the screen re-rendered (and re-read) in English
     page.get_by_role("button", name="Log out").click()
     page.wait_for_selector("input[name=username]")
     console.login(seeded, "marketer", lang="zh-Hant")
