@@ -122,3 +122,10 @@ export async function busy(button, statusEl, msg, fn) {
   if (statusEl) { clear(statusEl); statusEl.append(loading(msg)); }
   try { return await fn(); } finally { if (button) button.disabled = false; }
 }
+
+// A long id (UUID) shortened for tables; the whole value stays in the title and for screen readers.
+export function shortId(v) {
+  if (!v) return "—";
+  const text = v.length > 14 ? `${v.slice(0, 8)}…` : v;
+  return h("span", { class: "mono id", title: v, "aria-label": v, "data-full": v, text });
+}

@@ -2,7 +2,7 @@
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
 import { personInput, resolvePerson } from "../person.js";
-import { badge, busy, clear, download, errorBox, field, fmtDate, h, isoFromLocal, select, table, toast } from "../ui.js";
+import { badge, busy, clear, download, errorBox, field, fmtDate, h, isoFromLocal, select, shortId, table, toast } from "../ui.js";
 
 const ACTIONS = ["", "read", "write", "export", "consent_change", "policy_change", "key_change", "user_change", "login", "ingest", "dsr"];
 const DECISIONS = ["", "allow", "deny", "error"];
@@ -22,15 +22,14 @@ export function auditColumns() {
     { label: t("audit.at"), render: (r) => fmtDate(r.at) },
     { label: t("audit.actor"), render: (r) => h("span", { class: "mono", text: r.actor }) },
     { label: t("audit.role"), render: (r) => r.role ? r.role.split(",").map((x) => t(`role.${x}`, {}, x)).join(", ") : "—" },
-    { label: t("audit.action"), render: (r) => t(`action.${r.action}`, {}, r.action) },
-    { label: t("audit.resource"), key: "resource" },
-    { label: t("audit.subject"), render: (r) => r.subject ? h("span", { class: "mono", text: r.subject }) : "—" },
-    { label: t("audit.decision"), render: (r) => badge(t(`decision.${r.decision}`, {}, r.decision), r.decision === "allow" ? "ok" : "bad") },
+    { label: t("audit.actionOn"), render: (r) => h("span", {}, t(`action.${r.action}`, {}, r.action), " ", h("code", { text: r.resource })) },
+    { label: t("audit.subject"), render: (r) => shortId(r.subject) },
+    { label: t("audit.decision"), render: (r) => h("span", {}, badge(t(`decision.${r.decision}`, {}, r.decision), r.decision === "allow" ? "ok" : "bad"),
+                                                     r.reason ? h("small", { class: "reason", text: ` ${r.reason}` }) : null) },
     { label: t("audit.purpose"), render: (r) => r.purpose ? t(`purpose.${r.purpose}`, {}, r.purpose) : "—" },
     { label: t("audit.lawfulBasis"), render: (r) => r.lawfulBasis ? t(`basis.${r.lawfulBasis}`, {}, r.lawfulBasis) : "—" },
-    { label: t("audit.consentRecord"), render: (r) => r.consentRecordId ? h("span", { class: "mono", text: r.consentRecordId }) : "—" },
+    { label: t("audit.consentRecord"), render: (r) => shortId(r.consentRecordId) },
     { label: t("audit.fields"), render: fieldsCell },
-    { label: t("audit.reason"), key: "reason" },
   ];
 }
 
