@@ -37,7 +37,7 @@ def _screens(amy_email: str) -> list[dict[str, Any]]:
     span = {"s": since.isoformat(), "u": until.isoformat()}
     return [
         {"name": "audit trail", "role": "compliance_officer", "purpose": "legal_obligation", "hash": "#/audit",
-         "ready": "#audit-results table, #audit-results .state.empty", "docs": [
+         "ready": "#audit-results table, #audit-results .state.empty", "all": ["#chain-status [data-chain]"], "docs": [
              ("query($f: Boolean!) { auditChainStatus(full: $f) { ok lastSeq } }", {"f": False}),
              (("{ auditRecords(first: 100) { seq at actor role action resource subject decision purpose "
               "lawfulBasis consentRecordId fieldsReturned fieldsMasked } }"), {})]},

@@ -83,14 +83,16 @@ def test_who_saw_this_customer_lists_reads_with_purpose_and_role(console, seeded
     console.shot("compliance-who-en")
 
 
-def test_dsr_access_request_runs_and_its_package_downloads(console, seeded: Seeded, container):
-    pid = container.ingest.ingest([{"type": "identify", "userId": "dsr-browser", "messageId": f"dsr-b-{seeded.workspace}",
-                                    "traits": {"email": "dsr.browser@example.com"}}],
+def _open_case(console, seeded: Seeded, container, kind: str, steps: tuple[str, ...]):
+    """A new person, a DSR of `kind` opened for them on the DSR screen, advanced by `steps` buttons."""
+    pid = container.ingest.ingest([{"type": "identify", "userId": f"{kind}-browser",
+                                    "messageId": f"{kind}-b-{seeded.workspace}",
+                                    "traits": {"email": f"{kind}.browser@example.com"}}],
                                   workspace=seeded.workspace, source="test").profiles[0]
     console.login(seeded, "compliance_officer")
     page = console.page
     page.goto(console.base + "/console/#/dsr")
-    page.select_option("select[name=kind]", "access")
+    page.select_option("select[name=kind]", kind)
     page.select_option("select[name=idtype]", "profile_id")
     page.fill("input[name=idvalue]", pid)
     page.click("text=Open request")
@@ -98,10 +100,15 @@ def test_dsr_access_request_runs_and_its_package_downloads(console, seeded: Seed
     row = page.locator("#dsr-list tbody tr", has_text=pid)
     row.wait_for()
     assert "days left" in row.inner_text()
-    for label in ("Mark verified", "Mark approved", "Run"):
+    for label in steps:
         row.get_by_role("button", name=label).first.click()
         console.wait_until("!document.querySelector('#dsr-list .state.loading')")
         row = page.locator("#dsr-list tbody tr", has_text=pid)
+    return page, pid, row
+
+
+def test_dsr_access_request_runs_and_its_package_downloads(console, seeded: Seeded, container):
+    page, _, row = _open_case(console, seeded, container, "access", ("Mark verified", "Mark approved", "Run"))
     row.get_by_role("button", name="Download package").wait_for()
     console.shot("compliance-dsr-en")
     with page.expect_download() as dl:
@@ -110,21 +117,7 @@ def test_dsr_access_request_runs_and_its_package_downloads(console, seeded: Seed
 
 
 def test_erasure_needs_the_typed_confirmation(console, seeded: Seeded, container):
-    pid = container.ingest.ingest([{"type": "identify", "userId": "erase-browser", "messageId": f"er-b-{seeded.workspace}",
-                                    "traits": {"email": "erase.browser@example.com"}}],
-                                  workspace=seeded.workspace, source="test").profiles[0]
-    console.login(seeded, "compliance_officer")
-    page = console.page
-    page.goto(console.base + "/console/#/dsr")
-    page.select_option("select[name=kind]", "erasure")
-    page.select_option("select[name=idtype]", "profile_id")
-    page.fill("input[name=idvalue]", pid)
-    page.click("text=Open request")
-    row = page.locator("#dsr-list tbody tr", has_text=pid)
-    for label in ("Mark verified", "Mark approved"):
-        row.get_by_role("button", name=label).first.click()
-        console.wait_until("!document.querySelector('#dsr-list .state.loading')")
-        row = page.locator("#dsr-list tbody tr", has_text=pid)
+    page, pid, row = _open_case(console, seeded, container, "erasure", ("Mark verified", "Mark approved"))
     row.get_by_role("button", name="Run erasure").first.click()
     dialog = page.locator("dialog[open]")
     confirm = dialog.get_by_role("button", name="Erase permanently")

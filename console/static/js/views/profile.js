@@ -1,9 +1,8 @@
 // Profile viewer through the enforcement chain: pick a purpose, see masked fields with the reason.
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
-import { personInput } from "../person.js";
-import { badge, busy, clear, empty, errorBox, fmtDate, fmtNum, h, table } from "../ui.js";
-import { purposePicker } from "./purpose.js";
+import { personScreen } from "../person.js";
+import { badge, empty, fmtDate, fmtNum, h, table } from "../ui.js";
 
 const FIELDS = "id firstSeen lastSeen traits { name value category masking } identifiers { name value category masking } interactionCount withheld purpose lawfulBasis consentRecordId";
 
@@ -19,48 +18,34 @@ function maskCell(f) {
 }
 
 export async function render(main, { params, purpose }) {
-  main.append(h("h1", { text: t("nav.profile") }), h("p", { class: "lede", text: t("profile.lede") }));
-  const person = personInput({ type: params.get("type") || "email", value: params.get("value") || "" });
-  const pp = purposePicker(purpose);
-  const go = h("button", { type: "submit", text: t("profile.open") });
-  const form = h("form", { class: "filters", role: "search", "aria-label": t("nav.profile") }, person.nodes, pp.node, go);
-  const out = h("div", { "aria-live": "polite", id: "profile-results" }, empty(t("who.start")));
-  main.append(h("section", { class: "panel" }, form), out);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    if (!person.filled()) { clear(out).append(empty(t("who.start"))); return; }
-    await busy(go, out, t("loading"), async () => {
-      try {
-        const s = person.state();
-        const p = pp.select.value;
-        const data = s.type === "profile_id"
-          ? await gql(`query($id: ID!, $p: Purpose) { profile(id: $id, purpose: $p) { ${FIELDS} } }`, { id: s.value, p }, { purpose: p })
-          : await gql(`query($t: String!, $v: String!, $p: Purpose) { profile: profileByIdentifier(type: $t, value: $v, purpose: $p) { ${FIELDS} } }`, { t: s.type, v: s.value, p }, { purpose: p });
-        const prof = data.profile;
-        const cols = [{ label: t("profile.field"), render: (f) => h("code", { text: f.name }) },
-                      { label: t("profile.value"), render: (f) => shown(f.value) },
-                      { label: t("profile.category"), render: (f) => t(`cat.${f.category}`, {}, f.category) },
-                      { label: t("profile.shownAs"), render: maskCell }];
-        clear(out).append(
-          h("section", { class: "panel", "aria-labelledby": "pv-title" }, h("h2", { id: "pv-title", text: t("profile.summary") }),
-            h("div", { class: "cards" },
-              card(t("profile.id"), h("code", { text: prof.id })), card(t("profile.purpose"), t(`purpose.${prof.purpose}`, {}, prof.purpose)),
-              card(t("audit.lawfulBasis"), prof.lawfulBasis ? t(`basis.${prof.lawfulBasis}`, {}, prof.lawfulBasis) : "—"),
-              card(t("audit.consentRecord"), prof.consentRecordId ? h("code", { text: prof.consentRecordId }) : "—"),
-              card(t("profile.firstSeen"), fmtDate(prof.firstSeen)), card(t("profile.lastSeen"), fmtDate(prof.lastSeen)),
-              card(t("profile.interactions"), prof.interactionCount === null ? t("profile.withheldShort") : fmtNum(prof.interactionCount))),
-            h("p", { class: "lede", text: t("profile.audited") })),
-          h("section", { class: "panel" }, h("h2", { text: t("profile.traits") }), table(cols, prof.traits, { empty: t("profile.noTraits") })),
-          h("section", { class: "panel" }, h("h2", { text: t("profile.identifiers") }),
-            prof.identifiers === null ? h("div", { class: "state warn", role: "status", text: t("profile.identifiersWithheld") })
-              : table(cols, prof.identifiers, { empty: t("profile.noIdentifiers") })),
-          h("section", { class: "panel" }, h("h2", { text: t("profile.withheld") }),
-            prof.withheld.length ? h("ul", { id: "withheld" }, prof.withheld.map((w) => h("li", {}, h("code", { text: w }), " — ", t("profile.withheldWhy"))))
-              : empty(t("profile.nothingWithheld"))));
-      } catch (err) { clear(out).append(errorBox(err)); }
-    });
-  });
-  if (person.filled()) form.requestSubmit();
+  personScreen(main, { params, purpose, pickPurpose: true, title: t("nav.profile"), lede: t("profile.lede"), resultsId: "profile-results",
+    submitLabel: t("profile.open"),
+    load: async ({ person: s, purpose: p }) => {
+      const data = s.type === "profile_id"
+        ? await gql(`query($id: ID!, $p: Purpose) { profile(id: $id, purpose: $p) { ${FIELDS} } }`, { id: s.value, p }, { purpose: p })
+        : await gql(`query($t: String!, $v: String!, $p: Purpose) { profile: profileByIdentifier(type: $t, value: $v, purpose: $p) { ${FIELDS} } }`, { t: s.type, v: s.value, p }, { purpose: p });
+      const prof = data.profile;
+      const cols = [{ label: t("profile.field"), render: (f) => h("code", { text: f.name }) },
+                    { label: t("profile.value"), render: (f) => shown(f.value) },
+                    { label: t("profile.category"), render: (f) => t(`cat.${f.category}`, {}, f.category) },
+                    { label: t("profile.shownAs"), render: maskCell }];
+      return [
+        h("section", { class: "panel", "aria-labelledby": "pv-title" }, h("h2", { id: "pv-title", text: t("profile.summary") }),
+          h("div", { class: "cards" },
+            card(t("profile.id"), h("code", { text: prof.id })), card(t("profile.purpose"), t(`purpose.${prof.purpose}`, {}, prof.purpose)),
+            card(t("audit.lawfulBasis"), prof.lawfulBasis ? t(`basis.${prof.lawfulBasis}`, {}, prof.lawfulBasis) : "—"),
+            card(t("audit.consentRecord"), prof.consentRecordId ? h("code", { text: prof.consentRecordId }) : "—"),
+            card(t("profile.firstSeen"), fmtDate(prof.firstSeen)), card(t("profile.lastSeen"), fmtDate(prof.lastSeen)),
+            card(t("profile.interactions"), prof.interactionCount === null ? t("profile.withheldShort") : fmtNum(prof.interactionCount))),
+          h("p", { class: "lede", text: t("profile.audited") })),
+        h("section", { class: "panel" }, h("h2", { text: t("profile.traits") }), table(cols, prof.traits, { empty: t("profile.noTraits") })),
+        h("section", { class: "panel" }, h("h2", { text: t("profile.identifiers") }),
+          prof.identifiers === null ? h("div", { class: "state warn", role: "status", text: t("profile.identifiersWithheld") })
+            : table(cols, prof.identifiers, { empty: t("profile.noIdentifiers") })),
+        h("section", { class: "panel" }, h("h2", { text: t("profile.withheld") }),
+          prof.withheld.length ? h("ul", { id: "withheld" }, prof.withheld.map((w) => h("li", {}, h("code", { text: w }), " — ", t("profile.withheldWhy"))))
+            : empty(t("profile.nothingWithheld")))];
+    } });
 }
 
 function card(label, value) {
