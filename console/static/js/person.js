@@ -8,8 +8,12 @@ const TYPES = ["email", "phone", "member_id", "user_id", "line_user_id", "profil
 
 export function personInput(initial = {}) {
   const type = select(TYPES.map((x) => [x, t(`idtype.${x}`)]), initial.type || "email", { name: "idtype" });
-  const value = h("input", { name: "idvalue", type: "text", value: initial.value || "", autocomplete: "off",
-                            placeholder: "amy@example.com", size: 28 });
+  const value = h("input", { name: "idvalue", type: "text", value: initial.value || "", autocomplete: "off", size: 28 });
+  const examples = { email: "amy@example.com", phone: "0912-345-678", member_id: "M0000001", user_id: "M0000001",
+                     line_user_id: "U4af4980629...", profile_id: "3f1c…-…" };
+  const hint = () => { value.placeholder = examples[type.value] || ""; };
+  type.addEventListener("change", hint);
+  hint();
   return {
     nodes: [field(t("person.type"), type), field(t("person.value"), value)],
     type, value,
