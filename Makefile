@@ -38,12 +38,13 @@ up: venv web-sdk
 	@$(BIN)/veil demo load --credentials var/demo-credentials.json --api-url $(API_URL)
 	@echo
 	@echo "Veil is up."
+	@echo "  Console:       $(API_URL)/   (sign in with a GraphQL key below, or a staff user: veil users create)"
 	@echo "  API:           $(API_URL)   (OpenAPI docs: $(API_URL)/docs)"
 	@echo "  Health:        $(API_URL)/healthz  $(API_URL)/readyz  $(API_URL)/metrics"
 	@echo "  Neo4j (Bolt):  bolt://127.0.0.1:7687  user neo4j, password $${VEIL_NEO4J_PASSWORD:-veil-dev-password}"
 	@echo "  Demo write key (HTTP Basic user name): $$($(BIN)/python -c 'import json;print(json.load(open("var/demo-credentials.json"))["write_key"])')"
 	@echo "  GraphQL:       $(API_URL)/graphql  (Authorization: Bearer <key>, X-Veil-Purpose: support)"
-	@echo "  Demo GraphQL keys (admin, support_agent, analyst, compliance_officer): in var/demo-credentials.json"
+	@echo "  Demo GraphQL keys (admin, support_agent, analyst, compliance_officer, marketer): in var/demo-credentials.json"
 	@echo "  Credentials file: var/demo-credentials.json"
 	@echo "  Try: curl -u \"<write key>:\" -H 'Content-Type: application/json' -d '{\"userId\":\"u1\",\"traits\":{\"email\":\"amy@example.com\"}}' $(API_URL)/v1/identify"
 	@echo "  Stop everything with: make down"

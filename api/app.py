@@ -37,6 +37,7 @@ from api.logs import configure_logging, request_id_var
 from api.settings import AppSettings
 from api.web_sdk import router as web_sdk_router
 from audit.events import request_id_var as audit_request_id_var
+from console.mount import mount_console
 from core.errors import VeilError
 from graph.migrations import LATEST_VERSION
 
@@ -200,4 +201,5 @@ def create_app(container: Container | None = None) -> FastAPI:
         """Prometheus exposition."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    mount_console(app)
     return app

@@ -280,7 +280,7 @@ def demo_load(
         elapsed = time.perf_counter() - started
         counts = c.pipeline.counts(workspace=ws)
         keys = {role: c.admin.create_api_key(me, role, f"demo-{role}")[1]
-                for role in ("admin", "support_agent", "analyst", "compliance_officer")}
+                for role in ("admin", "support_agent", "analyst", "compliance_officer", "marketer")}
         creds = {"api_url": api_url, "workspace": ws, "source": new.source.id, "write_key": new.write_key,
                  "auth": "HTTP Basic with the write key as user name and an empty password",
                  "graphql_url": api_url + "/graphql",

@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from access.pipeline import ReadContext
 from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutations, SegmentQueries
+from api.graphql.console import ConsoleQueries
 from api.graphql.errors import ClientError
 from api.graphql.hardening import VeilSchema, extensions
 from api.graphql.limits import Limits
@@ -91,7 +92,7 @@ class ProfileFilterInput:
 
 
 @strawberry.type
-class Query(PrivacyQuery, SegmentQueries, ReportQueries):
+class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
