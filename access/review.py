@@ -134,7 +134,7 @@ class Review:
             raise ReviewError(f"limit must be between 1 and {MAX_EXPORT}", field="limit")
         self.pipeline.require(ctx, "audit", "read", subject=filters.subject)
         try:
-            rows: list[StoredAudit] = self.audit.repo.query(  # type: ignore[attr-defined]
+            rows: list[StoredAudit] = self.audit.repo.query(
                 ctx.principal.workspace, subject=filters.subject, actor=filters.actor, action=filters.action,
                 purpose=filters.purpose, decision=filters.decision, since=filters.since, until=filters.until,
                 limit=limit)
