@@ -146,6 +146,15 @@ class Authorizer:
         return FieldPermissions(frozenset(
             g for g in FIELD_GROUPS if self.allowed(principal, f"profile.{g}", "read")))
 
+    def roles_for(self, subject: str, workspace: str) -> tuple[str, ...]:
+        """The roles the policy grants a subject in a workspace now (a change made in this process
+        is seen at once; one made by another process within the version check interval, 1 s)."""
+        enforcer = self._load()
+        with self._enforce_lock:
+            links = enforcer.get_filtered_grouping_policy(0, subject)
+        return tuple(sorted({link[1].removeprefix("role:") for link in links
+                             if len(link) >= 3 and link[2] in (workspace, "*") and link[1].startswith("role:")}))
+
     def add_rule(self, rule: PolicyRule, *, actor: str) -> bool:
         """Persist a rule and bump the version (every worker reloads)."""
         added = self.repo.add(rule, actor=actor)

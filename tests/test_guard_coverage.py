@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Fields that read or change no customer data and must work before a role is known.
 PUBLIC_FIELDS = {"login"}
 # CLI commands that touch no customer data (server process, schema export, local key generation).
-CLI_WITHOUT_DATA = {"serve", "migrate", "graphql-schema", "keys new-kek"}
+CLI_WITHOUT_DATA = {"serve", "migrate", "graphql-schema", "keys new-kek", "secrets init", "secrets status"}
 # Optional arguments some fields need to get past argument checks to the guard.
 EXTRA_ARGS = {"createDsr": {"profileId": ("ID", "x")}}
 
