@@ -144,11 +144,11 @@ class AuthService:
         self._user_cache.pop(user_id, None)
         return user_id
 
-    def _user_status(self, user_id: str) -> UserStatus | None:
+    def _user_status(self, user_id: str, *, fresh: bool = False) -> UserStatus | None:
         """The token's user, looked up at most every `user_cache_seconds` per process."""
         now = time.monotonic()
         hit = self._user_cache.get(user_id)
-        if hit is not None and now - hit[0] < self.settings.user_cache_seconds:
+        if not fresh and hit is not None and now - hit[0] < self.settings.user_cache_seconds:
             return hit[1]
         status = self.repo.user_status(user_id)
         if len(self._user_cache) > 10_000:
@@ -240,6 +240,10 @@ class AuthService:
                 or not isinstance(epoch, int)):
             raise AuthError("invalid_token", "invalid token")
         user = self._user_status(sub.removeprefix("user:"))
+        if user is None or user.disabled or epoch != user.token_epoch:
+            # The cache only ever lets a token through sooner than the store would refuse it;
+            # a refusal is checked against the store (an enable elsewhere applies at once).
+            user = self._user_status(sub.removeprefix("user:"), fresh=True)
         if user is None or user.disabled or epoch != user.token_epoch:
             raise AuthError("invalid_token", "the token's user is unknown or disabled; log in again")
         roles = self.roles_of(sub, workspace)

@@ -212,7 +212,7 @@ def load_secrets(*, env: str, neo: Neo4jSettings | None = None, auth: AuthSettin
     attempt(lambda: kek_from_settings(crypto, store))
     attempt(lambda: blind_key_from_settings(crypto, store))
     key = audit.checkpoint_key_file
-    if key is not None and not key.exists() and not may_create_key(audit):
+    if key is not None and not key.exists() and not may_create_key(audit, env):
         problems.append(f"the audit checkpoint key {key} is missing and VEIL_ENV={env} does not create it: "
                         "restore it, point VEIL_AUDIT_CHECKPOINT_KEY_FILE at it, or run `veil secrets init` once")
     if problems:

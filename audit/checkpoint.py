@@ -152,12 +152,12 @@ def _create_private(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def may_create_key(settings: AuditSettings) -> bool:
+def may_create_key(settings: AuditSettings, env: str | None = None) -> bool:
     """Whether a missing key may be created: the setting, else yes unless VEIL_ENV=prod (or
     VEIL_SECRETS_GENERATE=false)."""
     if settings.auto_create_key is not None:
         return settings.auto_create_key
-    return SecretStore.from_env().generate
+    return SecretStore.from_env(env).generate
 
 
 def load_or_create_key(settings: AuditSettings) -> Ed25519PrivateKey | None:

@@ -7,7 +7,13 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_KEY_FILE = Path("var/secrets/audit-checkpoint.key")
+from core.secrets import AUDIT_KEY_NAME, SecretsSettings
+
+
+def default_key_file() -> Path:
+    """The install's key file: <VEIL_SECRETS_DIR>/audit-checkpoint.key (default var/secrets/)."""
+    return SecretsSettings().dir / AUDIT_KEY_NAME
+
 # Where installs before var/secrets/ kept the key: still used when it exists and the new one does not.
 LEGACY_KEY_FILE = Path("var/audit-checkpoint.key")
 
@@ -19,7 +25,7 @@ class AuditSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VEIL_AUDIT_", extra="ignore", env_parse_none_str="")
 
     checkpoint_key_file: Path | None = Field(
-        DEFAULT_KEY_FILE,
+        default_factory=default_key_file,
         description="Ed25519 private key (PEM, mode 0600) that signs checkpoints; kept outside Neo4j "
                     "(an existing var/audit-checkpoint.key of an older install is used instead while the "
                     "default file is absent). Unset (empty) disables checkpoints",
@@ -47,7 +53,7 @@ class AuditSettings(BaseSettings):
     @model_validator(mode="after")
     def _legacy_key_location(self) -> AuditSettings:
         """Keep an older install's key (and so its checkpoints' key id) when it is the one on disk."""
-        if (self.checkpoint_key_file == DEFAULT_KEY_FILE and not DEFAULT_KEY_FILE.exists()
-                and LEGACY_KEY_FILE.exists()):
+        default = default_key_file()
+        if self.checkpoint_key_file == default and not default.exists() and LEGACY_KEY_FILE.exists():
             self.checkpoint_key_file = LEGACY_KEY_FILE
         return self
