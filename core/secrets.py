@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,8 +38,8 @@ Source = Literal["value", "file", "install", "generated"]
 class SecretError(VeilError):
     """A secret is missing (prod), unreadable, malformed or readable by other users."""
 
-    code: ClassVar[str] = "secret_unavailable"
-    status: ClassVar[int] = 500
+    code = "secret_unavailable"
+    status = 500
 
 
 class SecretsSettings(BaseSettings):
