@@ -14,7 +14,7 @@ def create_driver(settings: Neo4jSettings) -> neo4j.Driver:
     """Open a driver for the configured server (does not connect yet)."""
     return neo4j.GraphDatabase.driver(
         settings.uri,
-        auth=(settings.user, settings.password),
+        auth=(settings.user, settings.auth_password()),
         max_connection_pool_size=settings.max_pool_size,
         user_agent="veil/0.1",
         notifications_min_severity="OFF",

@@ -8,18 +8,32 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import analytics, audit, data, dsr, people, privacy, profiles, retention, server
+from api.cli import (
+    analytics,
+    audit,
+    data,
+    dsr,
+    people,
+    privacy,
+    profiles,
+    retention,
+    secrets,
+    server,
+    users,
+)
 
 app = typer.Typer(help="Veil: privacy-first, on-premise Customer Data Platform.", no_args_is_help=True)
 server.register(app)
 data.register(app)
 profiles.register(app)
 people.register(app)
+users.register(people.users_app)
 privacy.register(app, profiles.profiles_app, people.keys_app)
 audit.register(app)
 dsr.register(app)
 retention.register(app)
 analytics.register(app)
+secrets.register(app)
 
 if __name__ == "__main__":
     app()
