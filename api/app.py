@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 
 from analytics.scheduler import Scheduler, model_jobs
-from api import metrics
+from api import log_metrics, metrics
 from api.collection import router as collection_router
 from api.container import Container, build_container
 from api.errors import ApiError, api_error_handler, error_body
@@ -107,6 +107,9 @@ def create_app(container: Container | None = None) -> FastAPI:
 
             c.ingest.coalescer = Coalescer(c.ingest.write, max_events=c.collect.coalesce_max_events)
         scheduler = _start_scheduler(c)
+        if c.durable is not None:  # drain the durable log into the graph (one drainer per log file)
+            c.durable.start()
+        log_metrics.attach(c.durable)
         log.info("startup", neo4j=app.state.container.neo4j.uri, env=app.state.container.app.env)
         yield
         if scheduler is not None:
@@ -157,6 +160,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         ok = reachable and version == LATEST_VERSION
         body = {"status": "ready" if ok else "not_ready", "neo4j": "reachable" if reachable else "unreachable",
                 "schema_version": version, "schema_expected": LATEST_VERSION}
+        if c.durable is not None:
+            body["log"] = await run_in_threadpool(log_metrics.ready_block, c.durable)
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["ops"])

@@ -1,0 +1,30 @@
+"""Durable-log settings (environment prefix VEIL_LOG_)."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogSettings(BaseSettings):
+    """Where accepted events wait for the graph, and when the API stops accepting more."""
+
+    model_config = SettingsConfigDict(env_prefix="VEIL_LOG_", extra="ignore")
+
+    backend: Literal["sqlite", "direct"] = Field(
+        "sqlite", description="sqlite: ack after a durable append, writers drain into Neo4j; "
+                              "direct: ack after the Neo4j commit (no log)")
+    path: Path = Field(Path("var/log/events.db"), description="SQLite file of the embedded log (WAL beside it)")
+    high_water_events: int = Field(500_000, description="Pending events beyond which appends answer 503")
+    high_water_bytes: int = Field(512 * 1024 * 1024, description="Pending bytes beyond which appends answer 503")
+    high_water_age_seconds: float = Field(
+        3600.0, description="Age of the oldest pending event beyond which appends answer 503")
+    retry_after_seconds: int = Field(2, description="Retry-After sent when the log is over its high-water mark")
+    group_commit_events: int = Field(5000, description="Most events one append transaction (one fsync) holds")
+    drain_batch_events: int = Field(2000, description="Most events a writer sends to Neo4j in one transaction")
+    dedupe_window_seconds: int = Field(
+        7 * 24 * 3600, description="How long appended messageIds are remembered to answer retries as duplicates")
+    idle_poll_seconds: float = Field(0.02, description="How often an idle writer looks for new entries")
+    max_backoff_seconds: float = Field(5.0, description="Longest pause between writer retries while Neo4j is down")
+    barrier_timeout_seconds: float = Field(120.0, description="Default wait of the drain barrier")
