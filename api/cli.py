@@ -49,6 +49,9 @@ def _add_audit_commands() -> None:
 
     app.add_typer(analytics_app, name="analytics")
     app.add_typer(segments_app, name="segments")
+    from api.log_cli import log_app  # the durable event log (issue 12)
+
+    app.add_typer(log_app, name="log")
 console = Console(stderr=True)
 Workspace = Annotated[str | None, typer.Option("--workspace", "--tenant", "-w", help="Workspace (tenant); default VEIL_DEFAULT_WORKSPACE")]
 
