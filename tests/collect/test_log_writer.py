@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import neo4j
 import pytest
 
 from api.container import Container, build_container
@@ -22,7 +23,7 @@ from collect.log.sqlite import SqliteLog
 from collect.service import IngestService
 from collect.settings import CollectSettings
 from collect.writer import LogWriter
-from graph.settings import Neo4jSettings
+from graph.identity import IdentityRepository
 from privacy.settings import PrivacySettings
 from tests.conftest import cypher
 
@@ -107,11 +108,13 @@ def test_poison_event_goes_to_dead_letters_and_the_rest_is_stored(container, wor
 
 
 def test_store_outage_keeps_events_in_the_log(container, workspace, tmp_path):
-    down = build_container(app=AppSettings(env="test"), collect=CollectSettings(),
-                           neo=Neo4jSettings(uri="bolt://127.0.0.1:9", password=container.neo4j.password),
-                           log=LogSettings(path=tmp_path / "unused.db", backend="direct"))
+    # A real driver pointed at a port nothing listens on (no retry window, so the test is quick).
+    dead = neo4j.GraphDatabase.driver("bolt://127.0.0.1:9", auth=("neo4j", "x"), max_transaction_retry_time=0,
+                                      connection_timeout=2)
+    down = IngestService(repo=IdentityRepository(dead, database="neo4j"), settings=container.collect,
+                         rules=container.rules, vault=container.vault)
     try:
-        log, intake, writer = _parts(tmp_path, down.ingest)
+        log, intake, writer = _parts(tmp_path, down)
         r = intake.ingest([_ev("o-1", "oa-1", "out-1", datetime(2026, 11, 1, tzinfo=UTC))],
                           workspace=workspace, source="test")
         assert r.stored == 1  # acked while the graph is unreachable
@@ -124,7 +127,7 @@ def test_store_outage_keeps_events_in_the_log(container, workspace, tmp_path):
         assert _interactions(container, workspace) == ["out-1"]
         log.close()
     finally:
-        down.close()
+        dead.close()
 
 
 def test_out_of_order_drain_resolves_to_the_same_person(container, tmp_path):
