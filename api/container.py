@@ -22,7 +22,7 @@ from audit.group import GroupCommitAuditStore
 from audit.service import AuditService
 from collect.intake import LogIntake
 from collect.log.settings import LogSettings
-from collect.log.wiring import DurableLog, build_durable_log
+from collect.log.wiring import DurableLog, KafkaDurableLog, build_durable_log
 from collect.rules import IdentityRules, load_rules
 from collect.service import IngestService
 from collect.settings import CollectSettings
@@ -99,7 +99,7 @@ class Container:
     realtime: RealtimeEvaluator | None
     reports: Reports
     # The durable log (None with VEIL_LOG_BACKEND=direct); the collection API ingests through `intake`.
-    durable: DurableLog | None = None
+    durable: DurableLog | KafkaDurableLog | None = None
 
     @property
     def intake(self) -> IngestService | LogIntake:

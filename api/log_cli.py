@@ -14,14 +14,14 @@ from rich.table import Table
 from api.cli import _container
 from api.container import Container
 from collect.log.base import StoreUnavailable
-from collect.log.wiring import DurableLog
+from collect.log.wiring import DurableLog, KafkaDurableLog
 
 log_app = typer.Typer(help="The durable event log between the collection API and the graph.",
                       no_args_is_help=True)
 console = Console(stderr=True)
 
 
-def _durable(c: Container) -> DurableLog:
+def _durable(c: Container) -> DurableLog | KafkaDurableLog:
     if c.durable is None:
         console.print("[red]VEIL_LOG_BACKEND=direct: there is no durable log[/red]")
         c.close()
@@ -35,7 +35,8 @@ def status() -> None:
     c = _container()
     try:
         d = _durable(c)
-        out = {"backend": d.log.name, "path": str(d.settings.path), **dataclasses.asdict(d.log.stats()),
+        where = d.settings.kafka_bootstrap if d.log.name == "kafka" else str(d.settings.path)
+        out = {"backend": d.log.name, "at": where, **dataclasses.asdict(d.log.stats()),
                "high_water_events": d.settings.high_water_events}
     finally:
         c.close()
@@ -56,7 +57,7 @@ def drain(timeout: Annotated[float | None, typer.Option(help="Stop after this ma
         except StoreUnavailable as exc:
             console.print(f"[red]the graph store is unavailable; the events stay in the log:[/red] {exc}")
             raise typer.Exit(3) from exc
-        if d.feed is not None:
+        if isinstance(d, DurableLog) and d.feed is not None:
             while d.feed.run_once():
                 pass
         console.print(f"drained {n} events; dead letters now {d.log.stats().dead_letters}")

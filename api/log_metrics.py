@@ -10,7 +10,7 @@ from typing import Any
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from collect.log.wiring import DurableLog
+from collect.log.wiring import DurableLog, KafkaDurableLog
 
 
 class _Rate:
@@ -34,7 +34,7 @@ class _Rate:
 
 class _LogCollector(Collector):
     def __init__(self) -> None:
-        self.durable: DurableLog | None = None
+        self.durable: DurableLog | KafkaDurableLog | None = None
         self.rate = _Rate()
 
     def collect(self) -> Iterator[Any]:
@@ -60,12 +60,12 @@ _collector = _LogCollector()
 REGISTRY.register(_collector)
 
 
-def attach(durable: DurableLog | None) -> None:
+def attach(durable: DurableLog | KafkaDurableLog | None) -> None:
     """Report this log in /metrics (the process's current app)."""
     _collector.durable = durable
 
 
-def ready_block(durable: DurableLog) -> dict[str, Any]:
+def ready_block(durable: DurableLog | KafkaDurableLog) -> dict[str, Any]:
     """The log's part of /readyz."""
     s = durable.log.stats()
     w = durable.writer.stats

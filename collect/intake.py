@@ -11,16 +11,24 @@ Trait-catalog scanning, suppression and the graph write happen in the writers
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from collect.log.sqlite import SqliteLog
+from collect.log.base import Appended
 from collect.service import IngestResult, IngestService
+
+
+class Appender(Protocol):
+    """What the intake needs of a log backend."""
+
+    def append(self, *, workspace: str, source: str, received_at: str, sent_at: str | None,
+               forced_type: str | None, sec_gpc: str | None, events: list[dict[str, Any]],
+               keys: list[str]) -> Appended: ...
 
 
 class LogIntake:
     """Same call as `IngestService.ingest`, answered after a durable append instead of the graph commit."""
 
-    def __init__(self, *, service: IngestService, log: SqliteLog) -> None:
+    def __init__(self, *, service: IngestService, log: Appender) -> None:
         self.service = service
         self.log = log
 

@@ -56,113 +56,26 @@ class WriterStats:
     last_error: str | None = None
 
 
-class LogWriter:
-    """Drains the log into the graph on a background thread; `drain_once` for the CLI and tests."""
+class GraphSink:
+    """Writes log entries to the graph: one transaction per workspace and source, poison isolated."""
 
-    def __init__(self, *, log: SqliteLog, service: IngestService, settings: LogSettings, feed: bool = False) -> None:
-        self.log = log
+    def __init__(self, *, service: IngestService) -> None:
         self.service = service
-        self.settings = settings
-        self.feed = feed
         self.stats = WriterStats()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._last_prune = 0.0
 
-    # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Run the drain loop on a daemon thread (idempotent)."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="veil-log-writer", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Finish the current cycle and stop."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        self.log.release_writer()
-
-    def _run(self) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            if not self.log.acquire_writer():
-                self._stop.wait(1.0)  # another process drains; take over if it goes away
-                continue
-            try:
-                n = self.drain_once()
-            except StoreUnavailable as exc:
-                self._note_unavailable(exc)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.settings.max_backoff_seconds)
-                continue
-            except Exception as exc:
-                log.exception("log writer cycle failed")
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.settings.max_backoff_seconds)
-                continue
-            backoff = 0.1
-            if time.monotonic() - self._last_prune > _PRUNE_EVERY_S:
-                self._last_prune = time.monotonic()
-                self.log.prune_seen()
-            if n == 0:
-                self._stop.wait(self.settings.idle_poll_seconds)
-
-    def _note_unavailable(self, exc: StoreUnavailable) -> None:
-        if self.stats.store_available:
-            log.warning("graph store unavailable; events stay in the log: %s", exc.__cause__ or exc)
-        self.stats.store_available = False
-        self.stats.last_error = f"store unavailable: {type(exc.__cause__ or exc).__name__}"
-
-    # -- one cycle -------------------------------------------------------------------------------
-    def drain_once(self) -> int:
-        """Write the oldest entries to the graph and settle them; the number of events settled."""
-        entries = self.log.read(self.settings.drain_batch_events)
-        if not entries:
-            return 0
+    def write_entries(self, entries: list[LogEntry], *, done: list[LogEntry], touched: dict[str, set[str]],
+                      dead: list[Poison]) -> None:
+        """Write entries grouped by workspace and source (one transaction per group); fills the outputs
+        as groups commit, so a caller can settle what was written when StoreUnavailable interrupts."""
         groups: dict[tuple[str, str], list[LogEntry]] = defaultdict(list)
         for e in entries:
             groups[(e.workspace, e.source)].append(e)
-        done: list[LogEntry] = []
-        touched: dict[str, set[str]] = defaultdict(set)
-        dead: list[Poison] = []
-        try:
-            for group in groups.values():
-                t, d = self._write_isolating(group)
-                done.extend(group)
-                for ws, ids in t.items():
-                    touched[ws] |= ids
-                dead.extend(d)
-        finally:
-            # Whatever reached the graph is settled even when a later group found the store down.
-            self.log.settle(done, touched=touched, dead=dead, feed=self.feed)
-        n = sum(len(e.events) for e in done)
-        self.stats.drained += n
-        self.stats.dead += len(dead)
-        self.stats.cycles += 1
-        self.stats.store_available = True
-        if dead:
-            log.warning("moved %d events to the dead-letter store", len(dead))
-        return n
-
-    def drain(self, *, timeout: float | None = None, progress: Callable[[int], None] | None = None) -> int:
-        """Drain until the log is empty (the CLI's `veil log drain`); raises StoreUnavailable."""
-        if not self.log.acquire_writer():
-            raise RuntimeError("another process is draining this log (the API?)")
-        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
-        total = 0
-        while time.monotonic() < deadline:
-            n = self.drain_once()
-            if n == 0:
-                break
-            total += n
-            if progress is not None:
-                progress(n)
-        return total
+        for group in groups.values():
+            t, d = self._write_isolating(group)
+            done.extend(group)
+            for ws, ids in t.items():
+                touched.setdefault(ws, set()).update(ids)
+            dead.extend(d)
 
     def _write_isolating(self, entries: list[LogEntry]) -> tuple[dict[str, set[str]], list[Poison]]:
         """Write the group; when it fails for a reason other than availability, find the poison."""
@@ -231,3 +144,103 @@ class LogWriter:
         if signals and svc.consents is not None:
             svc.record_consents(accepted, signals, result, workspace=workspace)
         return {workspace: set(result.profiles.values())}, dead
+
+
+class LogWriter(GraphSink):
+    """Drains the log into the graph on a background thread; `drain_once` for the CLI and tests."""
+
+    def __init__(self, *, log: SqliteLog, service: IngestService, settings: LogSettings, feed: bool = False) -> None:
+        super().__init__(service=service)
+        self.log = log
+        self.settings = settings
+        self.feed = feed
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_prune = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run the drain loop on a daemon thread (idempotent)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="veil-log-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the current cycle and stop."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.log.release_writer()
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            if not self.log.acquire_writer():
+                self._stop.wait(1.0)  # another process drains; take over if it goes away
+                continue
+            try:
+                n = self.drain_once()
+            except StoreUnavailable as exc:
+                self._note_unavailable(exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.settings.max_backoff_seconds)
+                continue
+            except Exception as exc:
+                log.exception("log writer cycle failed")
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.settings.max_backoff_seconds)
+                continue
+            backoff = 0.1
+            if time.monotonic() - self._last_prune > _PRUNE_EVERY_S:
+                self._last_prune = time.monotonic()
+                self.log.prune_seen()
+            if n == 0:
+                self._stop.wait(self.settings.idle_poll_seconds)
+
+    def _note_unavailable(self, exc: StoreUnavailable) -> None:
+        if self.stats.store_available:
+            log.warning("graph store unavailable; events stay in the log: %s", exc.__cause__ or exc)
+        self.stats.store_available = False
+        self.stats.last_error = f"store unavailable: {type(exc.__cause__ or exc).__name__}"
+
+    # -- one cycle -------------------------------------------------------------------------------
+    def drain_once(self) -> int:
+        """Write the oldest entries to the graph and settle them; the number of events settled."""
+        entries = self.log.read(self.settings.drain_batch_events)
+        if not entries:
+            return 0
+        done: list[LogEntry] = []
+        touched: dict[str, set[str]] = defaultdict(set)
+        dead: list[Poison] = []
+        try:
+            self.write_entries(entries, done=done, touched=touched, dead=dead)
+        finally:
+            # Whatever reached the graph is settled even when a later group found the store down.
+            self.log.settle(done, touched=touched, dead=dead, feed=self.feed)
+        n = sum(len(e.events) for e in done)
+        self.stats.drained += n
+        self.stats.dead += len(dead)
+        self.stats.cycles += 1
+        self.stats.store_available = True
+        if dead:
+            log.warning("moved %d events to the dead-letter store", len(dead))
+        return n
+
+    def drain(self, *, timeout: float | None = None, progress: Callable[[int], None] | None = None) -> int:
+        """Drain until the log is empty (the CLI's `veil log drain`); raises StoreUnavailable."""
+        if not self.log.acquire_writer():
+            raise RuntimeError("another process is draining this log (the API?)")
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        total = 0
+        while time.monotonic() < deadline:
+            n = self.drain_once()
+            if n == 0:
+                break
+            total += n
+            if progress is not None:
+                progress(n)
+        return total

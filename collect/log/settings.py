@@ -12,8 +12,9 @@ class LogSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VEIL_LOG_", extra="ignore")
 
-    backend: Literal["sqlite", "direct"] = Field(
-        "sqlite", description="sqlite: ack after a durable append, writers drain into Neo4j; "
+    backend: Literal["sqlite", "kafka", "direct"] = Field(
+        "sqlite", description="sqlite: ack after a durable append, writers drain into Neo4j; kafka: ack after "
+                              "the brokers acknowledged (acks=all), consumer-group writers; "
                               "direct: ack after the Neo4j commit (no log)")
     path: Path = Field(Path("var/log/events.db"), description="SQLite file of the embedded log (WAL beside it)")
     high_water_events: int = Field(500_000, description="Pending events beyond which appends answer 503")
@@ -28,3 +29,11 @@ class LogSettings(BaseSettings):
     idle_poll_seconds: float = Field(0.02, description="How often an idle writer looks for new entries")
     max_backoff_seconds: float = Field(5.0, description="Longest pause between writer retries while Neo4j is down")
     barrier_timeout_seconds: float = Field(120.0, description="Default wait of the drain barrier")
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (kafka backend)")
+    kafka_topic: str = Field("veil.events", description="Topic of accepted events, keyed by workspace")
+    kafka_dlq_topic: str = Field("veil.events.dlq", description="Topic of dead letters (reason in headers)")
+    kafka_group: str = Field("veil-writers", description="Consumer group of the graph writers")
+    kafka_partitions: int = Field(4, description="Partitions of the topics when Veil creates them")
+    kafka_replication: int = Field(1, description="Replication factor when Veil creates the topics (3 in production)")
+    kafka_min_insync: int = Field(1, description="min.insync.replicas when Veil creates the topics (2 in production)")
+    kafka_delivery_timeout_ms: int = Field(10_000, description="How long an append waits for the brokers")
