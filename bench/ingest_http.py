@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.container import build_container
+from collect.log.kafka import KafkaLog
 from collect.log.settings import LogSettings
 from collect.log.sqlite import SqliteLog
 from graph.identity import run_write
@@ -185,12 +186,12 @@ def start_server(port: int, workers: int, env: dict[str, str]) -> subprocess.Pop
     raise SystemExit(f"server on {port} did not become ready")
 
 
-def run_log(events: list[dict], key: str, port: int, log: SqliteLog, concurrency: int, batch: int) -> tuple[dict, dict]:
+def run_log(events: list[dict], key: str, port: int, log: SqliteLog | KafkaLog, concurrency: int,
+            batch: int) -> tuple[dict, dict]:
     """Acks as the clients see them, then the time until the writer has drained everything."""
     start = time.perf_counter()
     acks = run_http(events, key, port, concurrency, batch)
-    head = log.head_seq()
-    if not log.wait_drained(seq=head, timeout=600, feed=False):
+    if not log.wait_drained(timeout=600, feed=False):
         raise SystemExit("the log did not drain within 600 s")
     elapsed = time.perf_counter() - start
     return acks, {"events": len(events), "seconds": elapsed, "events_per_s": len(events) / elapsed}
@@ -229,6 +230,8 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--paced-rate", type=float, default=3000.0, help="offered events/s of the lag run (0: skip)")
     ap.add_argument("--paced-seconds", type=float, default=15.0)
+    ap.add_argument("--kafka", default=os.environ.get("VEIL_KAFKA_BOOTSTRAP"),
+                    help="bootstrap servers: also measure the Kafka backend (deploy/kafka.sh start)")
     args = ap.parse_args()
     os.environ.setdefault("VEIL_NEO4J_URI", "bolt://127.0.0.1:7688")
     container = build_container(log=LogSettings(backend="direct"))
@@ -236,15 +239,26 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="veil-bench-log-"))
     log_settings = LogSettings(path=tmp / "events.db")
     log = SqliteLog(log_settings)
-    runs: dict[str, list[dict]] = {"direct": [], "log_ack": [], "log_drained": [], "ceiling": []}
+    runs: dict[str, list[dict]] = {"direct": [], "log_ack": [], "log_drained": [], "kafka_ack": [],
+                                   "kafka_drained": [], "ceiling": []}
+    klog = None
+    if args.kafka:
+        topic = f"veil.bench-{uuid.uuid4().hex[:8]}"
+        ksettings = LogSettings(backend="kafka", kafka_bootstrap=args.kafka, kafka_topic=topic,
+                                kafka_dlq_topic=topic + ".dlq", kafka_group=topic + "-writers")
+        klog = KafkaLog(ksettings)
     paced = None
     events = make_events(args.events, seed=1)
     identifies = sum(1 for e in events if e["type"] == "identify")
     try:
         # One port: the direct server's rounds, then the log server's; a ceiling run after each round.
-        for mode in ("direct", "log"):
-            env = ({"VEIL_LOG_BACKEND": "direct"} if mode == "direct"
-                   else {"VEIL_LOG_BACKEND": "sqlite", "VEIL_LOG_PATH": str(log_settings.path)})
+        for mode in ("direct", "log", *(("kafka",) if klog else ())):
+            env = {"direct": {"VEIL_LOG_BACKEND": "direct"},
+                   "log": {"VEIL_LOG_BACKEND": "sqlite", "VEIL_LOG_PATH": str(log_settings.path)},
+                   "kafka": {"VEIL_LOG_BACKEND": "kafka", **({f"VEIL_LOG_{k.upper()}": v for k, v in (
+                       ("kafka_bootstrap", args.kafka), ("kafka_topic", klog.settings.kafka_topic if klog else ""),
+                       ("kafka_dlq_topic", klog.settings.kafka_dlq_topic if klog else ""),
+                       ("kafka_group", klog.settings.kafka_group if klog else ""))})}}[mode]
             server = start_server(args.port, args.workers, env)
             try:
                 for rnd in range(args.rounds):
@@ -252,12 +266,14 @@ def main() -> None:
                     key = container.sources.create(workspace=ws, name="bench").write_key
                     # Warm-up on a throwaway slice so caches are hot in every round.
                     run_http(make_events(1000, seed=99 + rnd), key, args.port, args.concurrency, args.batch)
-                    if mode == "log":
-                        log.wait_drained(timeout=600, feed=False)
-                        acks, drained = run_log(events, key, args.port, log, args.concurrency, args.batch)
-                        runs["log_ack"].append(acks)
-                        runs["log_drained"].append(drained)
-                        line = (f"log acks {acks['events_per_s']:.0f} ev/s (p99 {acks['p99_ms']:.0f} ms), "
+                    if mode in ("log", "kafka"):
+                        which = log if mode == "log" else klog
+                        assert which is not None
+                        which.wait_drained(timeout=600, feed=False)
+                        acks, drained = run_log(events, key, args.port, which, args.concurrency, args.batch)
+                        runs[f"{mode}_ack"].append(acks)
+                        runs[f"{mode}_drained"].append(drained)
+                        line = (f"{mode} acks {acks['events_per_s']:.0f} ev/s (p99 {acks['p99_ms']:.0f} ms), "
                                 f"drained {drained['events_per_s']:.0f} ev/s")
                     else:
                         runs["direct"].append(run_http(events, key, args.port, args.concurrency, args.batch))
@@ -278,6 +294,8 @@ def main() -> None:
                 server.wait(timeout=60)
     finally:
         log.close()
+        if klog is not None:
+            klog.close()
         container.close()
 
     def med(runs_: list[dict], k: str) -> float:
@@ -293,6 +311,9 @@ def main() -> None:
         "log_ack": {k: med(runs["log_ack"], k) for k in keys},
         "log_drained": {k: med(runs["log_drained"], k) for k in ("events_per_s", "seconds")},
         "ceiling": {k: med(runs["ceiling"], k) for k in keys},
+        **({"kafka_ack": {k: med(runs["kafka_ack"], k) for k in keys},
+            "kafka_drained": {k: med(runs["kafka_drained"], k) for k in ("events_per_s", "seconds")}}
+           if runs["kafka_ack"] else {}),
         "paced": paced,
         "rounds": runs,
     }
@@ -312,6 +333,10 @@ def main() -> None:
             ("after: log, acknowledged", result["log_ack"], ">= 5,000/s, p99 <= 50"),
             ("after: log, drained into graph", {**result["log_drained"], "p50_ms": float("nan"),
                                                 "p99_ms": float("nan")}, ">= 4,000/s"),
+            *((("after: kafka, acknowledged", result["kafka_ack"], ">= 5,000/s, p99 <= 50"),
+               ("after: kafka, drained into graph", {**result["kafka_drained"], "p50_ms": float("nan"),
+                                                     "p99_ms": float("nan")}, ">= 4,000/s"))
+              if "kafka_ack" in result else ()),
             ("bare UNWIND ceiling", result["ceiling"], "")]
     for name, r, target in rows:
         print(f"{name:<34}{r['events_per_s']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{target:>22}")
