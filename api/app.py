@@ -107,7 +107,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
             c.ingest.coalescer = Coalescer(c.ingest.write, max_events=c.collect.coalesce_max_events)
         scheduler = _start_scheduler(c)
-        if c.durable is not None:  # drain the durable log into the graph (one drainer per log file)
+        if c.durable is not None and c.durable.settings.drain_in_api:  # one drainer per log file
             c.durable.start()
         log_metrics.attach(c.durable)
         log.info("startup", neo4j=app.state.container.neo4j.uri, env=app.state.container.app.env)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
+import threading
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -44,11 +46,24 @@ def status() -> None:
 
 
 @log_app.command("drain")
-def drain(timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None) -> None:
+def drain(timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
+          follow: Annotated[bool, typer.Option("--follow", help="Keep draining until stopped (a writer process "
+                                                               "beside APIs run with VEIL_LOG_DRAIN_IN_API=false)")]
+          = False) -> None:
     """Drain the log into the graph now (when no API process is draining it)."""
     c = _container()
     try:
         d = _durable(c)
+        if follow:
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            d.start()
+            console.print(f"draining {d.log.name} log until stopped (Ctrl-C or SIGTERM)")
+            try:
+                stop.wait(timeout)
+            except KeyboardInterrupt:
+                pass
+            return
         try:
             n = d.writer.drain(timeout=timeout)
         except RuntimeError as exc:

@@ -26,6 +26,8 @@ class LogSettings(BaseSettings):
     drain_batch_events: int = Field(2000, description="Most events a writer sends to Neo4j in one transaction")
     dedupe_window_seconds: int = Field(
         7 * 24 * 3600, description="How long appended messageIds are remembered to answer retries as duplicates")
+    drain_in_api: bool = Field(
+        True, description="The API process drains the log; false when `veil log drain --follow` runs beside it")
     idle_poll_seconds: float = Field(0.02, description="How often an idle writer looks for new entries")
     max_backoff_seconds: float = Field(5.0, description="Longest pause between writer retries while Neo4j is down")
     barrier_timeout_seconds: float = Field(120.0, description="Default wait of the drain barrier")
