@@ -81,7 +81,12 @@ def main() -> None:
     acked_at_kill = len(acked)
     os.kill(pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    time.sleep(1.0)
+    for _ in range(300):  # until the kernel has torn the process down
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
     subprocess.run([str(ROOT / "deploy" / "kafka.sh"), "start", args.instance], check=True)
     restart_s = time.monotonic() - killed_at
     time.sleep(args.after_restart)
