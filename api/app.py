@@ -162,6 +162,10 @@ def create_app(container: Container | None = None) -> FastAPI:
                 "schema_version": version, "schema_expected": LATEST_VERSION}
         if c.durable is not None:
             body["log"] = await run_in_threadpool(log_metrics.ready_block, c.durable)
+            if not reachable and body["log"]["pending_events"] < body["log"]["high_water_events"]:
+                # Collection still acknowledges into the log: stay in the load balancer's rotation.
+                body["status"] = "degraded"
+                return JSONResponse(body, status_code=200)
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["ops"])

@@ -59,6 +59,9 @@ def test_graph_outage_acks_continue_until_the_high_water_mark(container, workspa
     container.sources.authenticate(write_key)
     try:
         with TestClient(create_app(down)) as c:
+            ready = c.get("/readyz")  # Neo4j down, the log accepting: stay in rotation, answered at once
+            assert ready.status_code == 200 and ready.json()["status"] == "degraded", ready.text
+            assert ready.json()["neo4j"] == "unreachable"
             for i in range(3):
                 r = c.post("/v1/track", headers=basic(write_key),
                            json={"userId": "out-1", "event": "Viewed", "messageId": f"out-{i}"})
@@ -67,6 +70,7 @@ def test_graph_outage_acks_continue_until_the_high_water_mark(container, workspa
                        json={"userId": "out-1", "event": "Viewed", "messageId": "out-3"})
             assert r.status_code == 503 and r.headers["retry-after"] == "4"
             assert r.json()["error"]["code"] == "log_full"
+            assert c.get("/readyz").status_code == 503  # full: out of rotation
             down.durable.writer.stop(timeout=0.5)  # it is stuck retrying the dead server
     finally:
         down.close()
