@@ -23,7 +23,7 @@ class LogSettings(BaseSettings):
         3600.0, description="Age of the oldest pending event beyond which appends answer 503")
     retry_after_seconds: int = Field(2, description="Retry-After sent when the log is over its high-water mark")
     group_commit_events: int = Field(5000, description="Most events one append transaction (one fsync) holds")
-    drain_batch_events: int = Field(2000, description="Most events a writer sends to Neo4j in one transaction")
+    drain_batch_events: int = Field(5000, description="Most events a writer sends to Neo4j in one transaction")
     dedupe_window_seconds: int = Field(
         7 * 24 * 3600, description="How long appended messageIds are remembered to answer retries as duplicates")
     drain_in_api: bool = Field(
