@@ -11,7 +11,7 @@ TEST_NEO4J_URI := bolt://127.0.0.1:$(TEST_PORT)
 WEB_SDK := deploy/web-sdk
 WEB_SDK_STAMP := $(WEB_SDK)/node_modules/.installed
 
-.PHONY: up down test venv web-sdk neo4j-fetch api-start api-stop lint bench status clean
+.PHONY: up down test test-kafka venv web-sdk neo4j-fetch api-start api-stop lint bench status clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -73,6 +73,14 @@ test: venv web-sdk
 	@VEIL_NEO4J_BOLT_PORT=$(TEST_PORT) deploy/neo4j.sh start test
 	@VEIL_ENV=test VEIL_NEO4J_URI=$(TEST_NEO4J_URI) $(BIN)/python -m pytest -q; rc=$$?; \
 	  deploy/neo4j.sh stop test; exit $$rc
+
+# The durable log's Kafka backend against a real local broker (deploy/kafka.sh, KRaft, ports 9092/9093).
+test-kafka: venv
+	@VEIL_NEO4J_BOLT_PORT=$(TEST_PORT) deploy/neo4j.sh start test
+	@deploy/kafka.sh start test
+	@VEIL_ENV=test VEIL_NEO4J_URI=$(TEST_NEO4J_URI) VEIL_KAFKA_BOOTSTRAP=127.0.0.1:$${VEIL_KAFKA_PORT:-9092} \
+	  $(BIN)/python -m pytest -q tests/collect/test_kafka_log.py; rc=$$?; \
+	  deploy/kafka.sh stop test; deploy/neo4j.sh stop test; exit $$rc
 
 lint: venv
 	$(BIN)/ruff check .

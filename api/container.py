@@ -25,6 +25,9 @@ from audit.checkpoint import may_create_key
 from audit.group import GroupCommitAuditStore
 from audit.service import AuditService
 from audit.settings import AuditSettings
+from collect.intake import LogIntake
+from collect.log.settings import LogSettings
+from collect.log.wiring import DurableLog, KafkaDurableLog, build_durable_log
 from collect.rules import IdentityRules, load_rules
 from collect.service import IngestService
 from collect.settings import CollectSettings
@@ -137,12 +140,22 @@ class Container:
 
         return LeaseRepository(self.driver, database=self.neo4j.database)
 
+    # The durable log (None with VEIL_LOG_BACKEND=direct); the collection API ingests through `intake`.
+    durable: DurableLog | KafkaDurableLog | None = None
+
+    @property
+    def intake(self) -> IngestService | LogIntake:
+        """What the collection API calls: the log's intake, or the ingest service itself (direct)."""
+        return self.durable.intake if self.durable is not None else self.ingest
+
     def close(self) -> None:
         """Finish queued realtime segment evaluations, then release the driver and the key store.
 
         Without the flush a short-lived process (a CLI import) closed the driver under the
         evaluator's background thread, which then failed and logged into a closed stream.
         """
+        if self.durable is not None:
+            self.durable.stop()
         if self.realtime is not None:
             self.realtime.flush(timeout=30.0)
         self.driver.close()
@@ -225,7 +238,7 @@ def load_secrets(*, env: str, neo: Neo4jSettings | None = None, auth: AuthSettin
 def build_container(
     *, app: AppSettings | None = None, neo: Neo4jSettings | None = None, collect: CollectSettings | None = None,
     privacy: PrivacySettings | None = None,
-    analytics: AnalyticsSettings | None = None,
+    analytics: AnalyticsSettings | None = None, log: LogSettings | None = None,
 ) -> Container:
     """Read settings from the environment (unless given) and wire the services."""
     app = app or AppSettings()
@@ -287,6 +300,9 @@ def build_container(
     kanon = KAnonymity(guard=guard, k=analytics_settings.k_anonymity)
     key_admin = KeyAdmin(guard=guard, vault=vault, upgrade_repo=UpgradeRepository(driver, database=db))
     admin.seal_traits = key_admin.seal_traits
+    # Realtime segments consume what the log's writers committed (never a queue that drops).
+    durable = build_durable_log(log or LogSettings(), service=ingest, on_committed=partial(
+        _evaluate_realtime, segments) if analytics_settings.realtime_segments else None)
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db), default_origins=collect.cors_origins),
@@ -304,4 +320,9 @@ def build_container(
         segment_cases=SegmentCases(pipeline=pipeline, segments=segments, kanon=kanon),
         analytics_settings=analytics_settings,
         analytics=analytics_service,
+        durable=durable,
     )
+
+
+def _evaluate_realtime(segments: SegmentService, workspace: str, profile_ids: list[str]) -> None:
+    segments.evaluate_all(workspace=workspace, realtime_only=True, profile_ids=profile_ids)

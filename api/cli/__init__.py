@@ -13,6 +13,7 @@ from api.cli import (
     audit,
     data,
     dsr,
+    log,
     people,
     privacy,
     profiles,
@@ -33,6 +34,7 @@ audit.register(app)
 dsr.register(app)
 retention.register(app)
 analytics.register(app)
+log.register(app)
 secrets.register(app)
 
 if __name__ == "__main__":
