@@ -14,6 +14,7 @@ from access.authz import Authorizer
 from access.pipeline import Pipeline
 from access.principal import ROLES
 from access.reports import Reports
+from activation.service import ActivationService
 from analytics.attribution import AttributionService
 from analytics.service import AnalyticsService
 from analytics.settings import AnalyticsSettings
@@ -95,6 +96,7 @@ class Container:
     analytics: AnalyticsService
     realtime: RealtimeEvaluator | None
     reports: Reports
+    activation: ActivationService
 
     def close(self) -> None:
         """Finish queued realtime segment evaluations, then release the driver and the key store.
@@ -104,6 +106,7 @@ class Container:
         """
         if self.realtime is not None:
             self.realtime.flush(timeout=30.0)
+        self.activation.close()
         self.driver.close()
         close = getattr(self.vault.store, "close", None)
         if close is not None:
@@ -200,4 +203,6 @@ def build_container(
                         k_anonymity=analytics_settings.k_anonymity),
         analytics_settings=analytics_settings,
         analytics=analytics_service,
+        activation=ActivationService(driver=driver, database=db, pipeline=pipeline, audit=audit,
+                                     jurisdiction=consent_settings.jurisdiction),
     )

@@ -1,0 +1,132 @@
+"""The one place activation reads people: through the access pipeline, at the moment of sending.
+
+Every read here is the worker's principal (role `activation`, purpose `marketing`, the send's
+channel) going through authorization, the consent gate (consent, withdrawal, objection, GPC,
+restriction), and masking; only values the masking policy shows in plain reach a message. The
+caller writes one audit record per send attempt from what this returns (field names, the
+consent record relied on, the reason), never values. When the access pipeline becomes
+`access.guard.Guard`, only this module changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from access.authz import Forbidden
+from access.pipeline import Pipeline, ReadContext
+from access.principal import Principal, PrincipalKind
+from consent.model import Channel, Purpose
+from graph.activation_recipients import RecipientRepository
+
+WORKER_ID = "system:journey-worker"
+WORKER_ROLE = "activation"
+# A locale's region tells the zone when the profile has no readable `timezone` trait.
+REGION_ZONES = {"TW": "Asia/Taipei", "HK": "Asia/Hong_Kong", "MO": "Asia/Macau", "CN": "Asia/Shanghai",
+                "SG": "Asia/Singapore", "MY": "Asia/Kuala_Lumpur", "JP": "Asia/Tokyo", "KR": "Asia/Seoul",
+                "GB": "Europe/London", "DE": "Europe/Berlin", "FR": "Europe/Paris", "US": "America/New_York",
+                "AU": "Australia/Sydney"}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Whether one planned profile may be sent to now, and what the message may use."""
+
+    planned_profile_id: str
+    profile_id: str  # the person's current profile (after merges)
+    allowed: bool
+    reason: str
+    address: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)  # plain (unmasked-by-policy) values only
+    timezone: str | None = None
+    lawful_basis: str | None = None
+    consent_record_id: str | None = None
+    fields_read: tuple[str, ...] = ()
+
+
+def worker_principal(workspace: str) -> Principal:
+    """The journey worker's principal in a workspace."""
+    return Principal(id=WORKER_ID, kind=PrincipalKind.SYSTEM, workspace=workspace, roles=(WORKER_ROLE,),
+                     name="journey worker")
+
+
+def _zone(name: Any) -> str | None:
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def zone_of(fields: dict[str, Any]) -> str | None:
+    """The recipient's zone from readable traits: `timezone`, else the region of `locale`."""
+    tz = _zone(fields.get("timezone"))
+    if tz is not None:
+        return tz
+    locale = fields.get("locale") or fields.get("language")
+    if isinstance(locale, str):
+        region = locale.replace("_", "-").split("-")[-1].upper()
+        return REGION_ZONES.get(region)
+    return None
+
+
+class Recipients:
+    """Reads recipients for a batch of sends of one channel."""
+
+    def __init__(self, *, pipeline: Pipeline, repo: RecipientRepository) -> None:
+        self.pipeline = pipeline
+        self.repo = repo
+
+    def context(self, workspace: str, channel: str) -> ReadContext:
+        """The worker's read context for marketing on a channel (`any` for webhooks)."""
+        return self.pipeline.context(worker_principal(workspace), Purpose.marketing, Channel(channel))
+
+    def read(self, ctx: ReadContext, profile_ids: Sequence[str], *, address_type: str | None) -> dict[str, Recipient]:
+        """Planned profile id -> Recipient, decided now (authorization, gate, masking)."""
+        ids = list(dict.fromkeys(profile_ids))
+        try:
+            self.pipeline.require(ctx, "profile", "read")
+        except Forbidden:
+            return {pid: Recipient(pid, pid, False, "forbidden") for pid in ids}
+        found = self.repo.read(workspace=ctx.principal.workspace, profile_ids=ids)
+        opened = dict(zip(found, self.pipeline.profiles.open_profiles([p for p, _ in found.values()]), strict=True))
+        out: dict[str, Recipient] = {}
+        for pid in ids:
+            if pid not in found:
+                out[pid] = Recipient(pid, pid, False, "not_found")
+                continue
+            profile, records = opened[pid], found[pid][1]
+            if profile.status == "erased":
+                out[pid] = Recipient(pid, profile.id, False, "erased")
+                continue
+            if profile.status != "active":
+                out[pid] = Recipient(pid, profile.id, False, "not_found")
+                continue
+            decision = self.pipeline.gate(ctx, profile.id, records, restricted=profile.restricted)
+            if not decision.allowed:
+                out[pid] = Recipient(pid, profile.id, False, decision.reason,
+                                     consent_record_id=decision.record_id)
+                continue
+            masked = self.pipeline.mask(ctx, profile, decision)
+            plain = {t.name: t.value for t in masked.traits if t.strategy == "plain"}
+            plain.update({f"score.{s.name}": s.value for s in masked.scores or ()})
+            read = [f"traits.{name}" for name in plain if not name.startswith("score.")]
+            address = None
+            if address_type is not None:
+                for ident in masked.identifiers or ():
+                    if ident.name == address_type and ident.strategy == "plain":
+                        address = str(ident.value)
+                        read.append(f"identifiers.{address_type}")
+                        break
+                if address is None:
+                    out[pid] = Recipient(pid, profile.id, False, "no_address",
+                                         consent_record_id=decision.record_id)
+                    continue
+            out[pid] = Recipient(
+                pid, profile.id, True, decision.reason, address=address, fields=plain, timezone=zone_of(plain),
+                lawful_basis=masked.lawful_basis, consent_record_id=decision.record_id, fields_read=tuple(read))
+        return out
