@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,7 +54,9 @@ class JourneyEngine:
     """Entry and step execution; every time comes from the caller (`now`), so a simulated clock works."""
 
     def __init__(self, *, journeys: JourneyRepository, ledger: LedgerRepository, registry: ChannelRegistry,
-                 default_zone: str, batch_size: int = 1000) -> None:
+                 default_zone: str, birth_months: Callable[[str], list[dict[str, Any]]] | None = None,
+                 batch_size: int = 1000) -> None:
+        self.birth_months = birth_months
         self.journeys = journeys
         self.ledger = ledger
         self.registry = registry
@@ -80,6 +83,8 @@ class JourneyEngine:
                 occurrence = f"{local:%Y-%m}"
                 if j.get("last_occurrence") == occurrence or (local.day, local.hour) < (e.day, e.hour):
                     continue
+                if self.birth_months is not None:  # refresh the month index before enrolling
+                    self.journeys.set_birth_months(workspace=workspace, rows=self.birth_months(workspace))
                 month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
                 before = month_start.astimezone(UTC).isoformat() if e.registered_before_month else None
                 n = self.journeys.enrol(ENROL_BIRTH_MONTH, month=local.month, occurrence=occurrence, before=before,

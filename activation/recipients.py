@@ -10,19 +10,24 @@ consent record relied on, the reason), never values. When the access pipeline be
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from access.authz import Forbidden
 from access.pipeline import Pipeline, ReadContext
 from access.principal import Principal, PrincipalKind
+from audit.events import AuditAction, AuditEvent, Decision
 from consent.model import Channel, Purpose
-from graph.activation_recipients import RecipientRepository
+from graph.activation_recipients import BirthdayRepository, RecipientRepository
+from privacy.masking import TRAIT_CATEGORIES, PiiCategory
 
 WORKER_ID = "system:journey-worker"
 WORKER_ROLE = "activation"
+BIRTHDAY_TRAITS = sorted(k for k, v in TRAIT_CATEGORIES.items() if v is PiiCategory.BIRTH_DATE)
+_MONTH = re.compile(r"^(?:\d{4}[-/.])?(\d{1,2})[-/.]\d{1,2}")
 # A locale's region tells the zone when the profile has no readable `timezone` trait.
 REGION_ZONES = {"TW": "Asia/Taipei", "HK": "Asia/Hong_Kong", "MO": "Asia/Macau", "CN": "Asia/Shanghai",
                 "SG": "Asia/Singapore", "MY": "Asia/Kuala_Lumpur", "JP": "Asia/Tokyo", "KR": "Asia/Seoul",
@@ -77,9 +82,44 @@ def zone_of(fields: dict[str, Any]) -> str | None:
 class Recipients:
     """Reads recipients for a batch of sends of one channel."""
 
-    def __init__(self, *, pipeline: Pipeline, repo: RecipientRepository) -> None:
+    def __init__(self, *, pipeline: Pipeline, repo: RecipientRepository,
+                 birthdays: BirthdayRepository | None = None) -> None:
         self.pipeline = pipeline
         self.repo = repo
+        self.birthdays = birthdays
+
+    def birth_months(self, workspace: str, *, page_size: int = 2000) -> list[dict[str, Any]]:
+        """Profiles whose stored birth month is missing or stale: [{id, month}] (1-12).
+
+        Birthdays stay sealed; only the month is kept in the clear (`act.birth_month`), which alone
+        does not single anyone out and lets a birthday journey enrol with an indexed query. The
+        derivation is authorized (`profile.birth_month`) and audited once per run."""
+        ctx = self.pipeline.context(worker_principal(workspace), Purpose.marketing)
+        self.pipeline.require(ctx, "profile.birth_month", "read")
+        if self.birthdays is None:
+            return []
+        vault = self.pipeline.profiles.vault
+        changed: list[dict[str, Any]] = []
+        after, seen = "", 0
+        while True:
+            rows = self.birthdays.page(workspace=workspace, trait_names=BIRTHDAY_TRAITS, after=after,
+                                       limit=page_size)
+            if not rows:
+                break
+            vault.preload([sealed for _, sealed, _ in rows])
+            for pid, sealed, stored in rows:
+                m = _MONTH.match(str(vault.open(sealed) or ""))
+                month = int(m.group(1)) if m and 1 <= int(m.group(1)) <= 12 else None
+                if month is not None and month != stored:
+                    changed.append({"id": pid, "month": month})
+            seen += len(rows)
+            after = rows[-1][0]
+        self.pipeline.audit.record(AuditEvent.create(
+            workspace=workspace, action=AuditAction.READ, resource="profile.birth_month", decision=Decision.ALLOW,
+            purpose="marketing", reason="birth_month_index", fields_returned=("traits.birthday",),
+            extra={"profiles": seen, "changed": len(changed)}, actor=WORKER_ID, actor_kind="system",
+            role=WORKER_ROLE))
+        return changed
 
     def context(self, workspace: str, channel: str) -> ReadContext:
         """The worker's read context for marketing on a channel (`any` for webhooks)."""
@@ -106,6 +146,8 @@ class Recipients:
             if profile.status != "active":
                 out[pid] = Recipient(pid, profile.id, False, "not_found")
                 continue
+            # Records captured on profiles merged into this one are the same person's.
+            records = [r if r.subject == profile.id else replace(r, subject=profile.id) for r in records]
             decision = self.pipeline.gate(ctx, profile.id, records, restricted=profile.restricted)
             if not decision.allowed:
                 out[pid] = Recipient(pid, profile.id, False, decision.reason,

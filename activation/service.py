@@ -28,7 +28,7 @@ from audit.service import AuditService
 from consent.model import Jurisdiction
 from graph.activation_journeys import JourneyRepository
 from graph.activation_ledger import LedgerRepository
-from graph.activation_recipients import RecipientRepository
+from graph.activation_recipients import BirthdayRepository, RecipientRepository
 from graph.activation_schema import ensure_schema
 
 
@@ -55,9 +55,10 @@ class ActivationService:
         self.default_zone = self.settings.default_timezones.get(jurisdiction.value, "Asia/Taipei")
         self.journeys = JourneyRepository(driver, database=database)
         self.ledger = LedgerRepository(driver, database=database)
-        self.recipients = Recipients(pipeline=pipeline, repo=RecipientRepository(driver, database=database))
+        self.recipients = Recipients(pipeline=pipeline, repo=RecipientRepository(driver, database=database),
+                                     birthdays=BirthdayRepository(driver, database=database))
         self.engine = JourneyEngine(journeys=self.journeys, ledger=self.ledger, registry=self.registry,
-                                    default_zone=self.default_zone)
+                                    default_zone=self.default_zone, birth_months=self.recipients.birth_months)
         secret = self.settings.unsubscribe_secret
         self.links = UnsubscribeLinks(key=load_or_create_key(secret.get_secret_value() if secret else None),
                                       base_url=self.settings.unsubscribe_base_url)

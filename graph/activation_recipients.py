@@ -58,3 +58,22 @@ class RecipientRepository(Repository):
         found = self._read(RECIPIENTS, workspace=workspace, ids=profile_ids)
         return {pid: (_profile(p, idents), in_order(to_record(c) for c in consents))
                 for pid, p, idents, consents in found[0]["rows"]}
+
+
+BIRTHDAYS_PAGE = """
+MATCH (p:Profile {workspace: $workspace, status: 'active'}) WHERE p.id > $after
+WITH p, [k IN $keys WHERE p[k] IS NOT NULL | p[k]] AS values
+WHERE size(values) > 0
+WITH p, values ORDER BY p.id LIMIT $limit
+RETURN collect([p.id, values[0], p.`act.birth_month`]) AS rows
+"""
+
+
+class BirthdayRepository(Repository):
+    """Pages of (profile id, sealed birthday, stored birth month) for the birth-month index."""
+
+    def page(self, *, workspace: str, trait_names: list[str], after: str, limit: int) -> list[list[Any]]:
+        """Up to `limit` profiles after `after` (by id) that have a birthday trait."""
+        found = self._read(BIRTHDAYS_PAGE, workspace=workspace, keys=[TRAIT_PREFIX + n for n in trait_names],
+                           after=after, limit=limit)
+        return list(found[0]["rows"])

@@ -32,6 +32,7 @@ DEFAULT_RULES = (
     ("role:activation", "*", "profile.identifiers", "read", "allow"),
     ("role:activation", "*", "profile.scores", "read", "allow"),
     ("role:activation", "*", "activation.send", "write", "allow"),
+    ("role:activation", "*", "profile.birth_month", "read", "allow"),
     ("role:activation", "*", "profile.government_id", "read", "deny"),
     ("role:activation", "*", "profile.financial", "read", "deny"),
     ("role:marketer", "*", "journeys", "read", "allow"),
