@@ -49,6 +49,7 @@ def _add_audit_commands() -> None:
 
     app.add_typer(analytics_app, name="analytics")
     app.add_typer(segments_app, name="segments")
+    app.add_typer(__import__("api.activation_cli", fromlist=["x"]).activation_app, name="activation")
 console = Console(stderr=True)
 Workspace = Annotated[str | None, typer.Option("--workspace", "--tenant", "-w", help="Workspace (tenant); default VEIL_DEFAULT_WORKSPACE")]
 

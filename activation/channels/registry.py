@@ -5,7 +5,6 @@ from __future__ import annotations
 from activation.channels.base import ChannelRegistry
 from activation.channels.email import EmailChannel
 from activation.channels.http import SmsChannel, WebhookChannel
-from activation.channels.line import LineChannel
 from activation.settings import ActivationSettings
 
 
@@ -24,6 +23,10 @@ def build_registry(settings: ActivationSettings) -> ChannelRegistry:
                                   timeout=s.smtp_timeout_seconds))
     token = _secret(s.line_channel_token)
     if s.line_base_url and token:
+        from activation.channels.line import (
+            LineChannel,  # the LINE SDK is large: imported only when used
+        )
+
         reg.register(LineChannel(base_url=s.line_base_url, token=token, timeout=s.http_timeout_seconds))
     password = _secret(s.sms_password)
     if s.sms_base_url and s.sms_username and password:
