@@ -121,6 +121,20 @@ class Recipients:
             role=WORKER_ROLE))
         return changed
 
+    def profile_of(self, workspace: str, kind: str, value: str, *, region: str = "TW") -> str | None:
+        """The active profile an inbound reply's identifier belongs to (blind-index lookup), else None."""
+        from collect.normalize import normalize_email, normalize_phone
+
+        norm: str | None = value.strip()
+        if kind == "phone":
+            norm = normalize_phone(value, default_region=region)
+        elif kind == "email":
+            norm = normalize_email(value)
+        if not norm:
+            return None
+        found = self.pipeline.profiles.find_by_identifier(workspace=workspace, kind=kind, value=norm)
+        return found.id if found is not None and found.status == "active" else None
+
     def context(self, workspace: str, channel: str) -> ReadContext:
         """The worker's read context for marketing on a channel (`any` for webhooks)."""
         return self.pipeline.context(worker_principal(workspace), Purpose.marketing, Channel(channel))

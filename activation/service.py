@@ -18,6 +18,7 @@ from activation.channels.registry import build_registry
 from activation.dispatch import Dispatcher
 from activation.engine import JourneyEngine
 from activation.errors import JourneyNotFound, JourneyStateError
+from activation.inbound import InboundService
 from activation.model import JourneyDefinition, JourneyRecord, SendRecord, parse_definition
 from activation.recipients import Recipients
 from activation.settings import ActivationSettings
@@ -30,6 +31,11 @@ from graph.activation_journeys import JourneyRepository
 from graph.activation_ledger import LedgerRepository
 from graph.activation_recipients import BirthdayRepository, RecipientRepository
 from graph.activation_schema import ensure_schema
+from graph.consents import ConsentRepository
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def _record(j: dict[str, Any]) -> JourneyRecord:
@@ -65,6 +71,10 @@ class ActivationService:
         self.dispatcher = Dispatcher(ledger=self.ledger, recipients=self.recipients, registry=self.registry,
                                      audit=audit, settings=self.settings, default_zone=self.default_zone,
                                      definition=self.engine.definition, links=self.links)
+        self.inbound = InboundService(
+            consents=ConsentRepository(driver, database=database), recipients=self.recipients, links=self.links,
+            audit=audit, jurisdiction=jurisdiction, line_secret=_secret(self.settings.line_channel_secret),
+            sms_token=_secret(self.settings.sms_inbound_token), sms_region=self.settings.sms_default_region)
         self._ready = False
         self._lock = threading.Lock()
 

@@ -34,6 +34,9 @@ class ActivationSettings(BaseSettings):
     sms_base_url: str | None = Field(None, description="SMS provider base URL (Mitake-style form API)")
     sms_username: str | None = Field(None, description="SMS provider account")
     sms_password: SecretStr | None = Field(None, description="SMS provider password")
+    sms_inbound_token: SecretStr | None = Field(None, description="Shared token the provider's inbound-SMS "
+                                                "callback must send (STOP replies); unset = inbound refused")
+    sms_default_region: str = Field("TW", description="Region of national numbers in inbound SMS")
     webhooks: dict[str, dict[str, object]] = Field(
         default_factory=dict, description='Webhook destinations: {"name": {"url": ..., "secret": "whsec_...", '
         '"fields": ["traits.member_tier", ...]}} (JSON); only the listed fields are carried')

@@ -131,6 +131,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.add_middleware(RequestContext)
 
     app.include_router(collection_router)
+    app.include_router(__import__("api.activation_http", fromlist=["x"]).router)
     settings = container.app if container is not None else AppSettings()
     schema = build_schema(introspection=settings.graphql_introspection, max_depth=settings.graphql_max_depth,
                           max_aliases=settings.graphql_max_aliases, max_tokens=settings.graphql_max_tokens)

@@ -21,6 +21,7 @@ from consent.model import Purpose
 
 LINE_TOKEN = "test-line-token-" + uuid.uuid4().hex
 SMS_LOGIN = ("veil", "sms-" + uuid.uuid4().hex)
+SMS_INBOUND_TOKEN = "inbound-" + uuid.uuid4().hex
 WEBHOOK_SECRET = "whsec_" + "dGVzdC13ZWJob29rLXNlY3JldC0xMjM0NTY3ODkw"
 
 
@@ -50,11 +51,21 @@ def settings_for(smtp: SmtpSink, http: HttpSinks, **overrides: Any) -> Activatio
         "unsubscribe_secret": "test-unsubscribe-" + uuid.uuid4().hex, "unsubscribe_base_url": "http://127.0.0.1:8013",
         "line_base_url": http.url, "line_channel_token": LINE_TOKEN, "line_channel_secret": "line-secret-" + uuid.uuid4().hex,
         "sms_base_url": http.url, "sms_username": SMS_LOGIN[0], "sms_password": SMS_LOGIN[1],
+        "sms_inbound_token": SMS_INBOUND_TOKEN,
         "webhooks": {"crm": {"url": f"{http.url}/webhooks/crm", "secret": WEBHOOK_SECRET,
                           "fields": ["traits.member_tier"]}},
         "quiet_start": "00:00", "quiet_end": "00:00", "poll_seconds": 0.05, "lease_seconds": 2}
     values.update(overrides)
     return ActivationSettings(**values)
+
+
+@pytest.fixture()
+def served(container: Container, act: ActivationService) -> Iterator[ActivationService]:
+    """The API's activation service swapped for one wired to the sinks (restored afterwards)."""
+    before = container.activation
+    container.activation = act
+    yield act
+    container.activation = before
 
 
 @pytest.fixture()
