@@ -49,6 +49,7 @@ class Recipient:
     lawful_basis: str | None = None
     consent_record_id: str | None = None
     fields_read: tuple[str, ...] = ()
+    identifiers: dict[str, list[str]] = field(default_factory=dict)  # plain identifiers by type
 
 
 def worker_principal(workspace: str) -> Principal:
@@ -135,9 +136,9 @@ class Recipients:
         found = self.pipeline.profiles.find_by_identifier(workspace=workspace, kind=kind, value=norm)
         return found.id if found is not None and found.status == "active" else None
 
-    def context(self, workspace: str, channel: str) -> ReadContext:
-        """The worker's read context for marketing on a channel (`any` for webhooks)."""
-        return self.pipeline.context(worker_principal(workspace), Purpose.marketing, Channel(channel))
+    def context(self, workspace: str, channel: str, purpose: Purpose = Purpose.marketing) -> ReadContext:
+        """The worker's read context for a purpose (marketing; ads for audiences) on a channel."""
+        return self.pipeline.context(worker_principal(workspace), purpose, Channel(channel))
 
     def read(self, ctx: ReadContext, profile_ids: Sequence[str], *, address_type: str | None) -> dict[str, Recipient]:
         """Planned profile id -> Recipient, decided now (authorization, gate, masking)."""
@@ -171,6 +172,10 @@ class Recipients:
             plain = {t.name: t.value for t in masked.traits if t.strategy == "plain"}
             plain.update({f"score.{s.name}": s.value for s in masked.scores or ()})
             read = [f"traits.{name}" for name in plain if not name.startswith("score.")]
+            idents: dict[str, list[str]] = {}
+            for ident in masked.identifiers or ():
+                if ident.strategy == "plain" and ident.category.value == "contact":
+                    idents.setdefault(ident.name, []).append(str(ident.value))
             address = None
             if address_type is not None:
                 for ident in masked.identifiers or ():
@@ -184,5 +189,7 @@ class Recipients:
                     continue
             out[pid] = Recipient(
                 pid, profile.id, True, decision.reason, address=address, fields=plain, timezone=zone_of(plain),
-                lawful_basis=masked.lawful_basis, consent_record_id=decision.record_id, fields_read=tuple(read))
+                lawful_basis=masked.lawful_basis, consent_record_id=decision.record_id,
+                fields_read=tuple(read) if address_type else tuple(read + [f"identifiers.{k}" for k in idents]),
+                identifiers=idents if address_type is None else {})
         return out

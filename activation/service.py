@@ -13,6 +13,7 @@ from typing import Any
 import neo4j
 
 from access.pipeline import Pipeline, ReadContext
+from activation.audiences import AudienceExport, AudienceService
 from activation.channels.base import ChannelRegistry
 from activation.channels.registry import build_registry
 from activation.dispatch import Dispatcher
@@ -29,7 +30,7 @@ from audit.service import AuditService
 from consent.model import Jurisdiction
 from graph.activation_journeys import JourneyRepository
 from graph.activation_ledger import LedgerRepository
-from graph.activation_recipients import BirthdayRepository, RecipientRepository
+from graph.activation_recipients import BirthdayRepository, RecipientRepository, SegmentMembers
 from graph.activation_schema import ensure_schema
 from graph.consents import ConsentRepository
 
@@ -75,6 +76,8 @@ class ActivationService:
             consents=ConsentRepository(driver, database=database), recipients=self.recipients, links=self.links,
             audit=audit, jurisdiction=jurisdiction, line_secret=_secret(self.settings.line_channel_secret),
             sms_token=_secret(self.settings.sms_inbound_token), sms_region=self.settings.sms_default_region)
+        self.audiences = AudienceService(recipients=self.recipients, members=SegmentMembers(driver, database=database),
+                                         audit=audit, region=self.settings.sms_default_region)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -203,6 +206,11 @@ class ActivationService:
         """The registered senders, described."""
         self.guard.require(ctx, "journeys", "read")
         return self.registry.describe()
+
+    def export_audience(self, ctx: ReadContext, *, segment_id: str, platform: str,
+                        previous: dict[str, Any] | None = None) -> AudienceExport:
+        """A hashed ad audience of a saved segment (consent for ads checked now), diffed with the last."""
+        return self.audiences.export(ctx, segment_id=segment_id, platform=platform, previous=previous)
 
     def run_round(self, ctx: ReadContext, *, now: datetime | None = None) -> RoundReport:
         """Run one worker round now (same permission as publishing)."""

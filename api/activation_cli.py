@@ -172,6 +172,22 @@ def channels(workspace: Workspace = None) -> None:
     print(json.dumps(_run(lambda c, ctx: c.activation.channels(ctx), workspace), indent=2))
 
 
+@activation_app.command("audience")
+def audience(segment: Annotated[str, typer.Option(help="Saved segment id")],
+             platform: Annotated[str, typer.Option(help="meta or google")],
+             out: Annotated[Path, typer.Option(help="Where to write the export (JSON)")],
+             previous: Annotated[Path | None, typer.Option(help="The previous export, for removals")] = None,
+             workspace: Workspace = None) -> None:
+    """Export a hashed ad audience (SHA-256 of normalised e-mails/phones) of people who allow ads."""
+    prev = json.loads(previous.read_text(encoding="utf-8")) if previous else None
+    exp = _run(lambda c, ctx: c.activation.export_audience(ctx, segment_id=segment, platform=platform,
+                                                           previous=prev), workspace)
+    out.write_text(json.dumps({"platform": exp.platform, "segment_id": exp.segment_id, "members": exp.members,
+                               "removed": exp.removed, "skipped": exp.skipped, "payload": exp.payload()},
+                              indent=2) + "\n", encoding="utf-8")
+    console.print(f"{len(exp.members)} members, {len(exp.removed)} to remove, skipped {exp.skipped} -> {out}")
+
+
 @activation_app.command("worker")
 def worker(workspace: Workspace = None, once: Annotated[bool, typer.Option(help="One round, then exit")] = False
            ) -> None:
@@ -201,12 +217,14 @@ def sinks(smtp_port: int = 8025, http_port: int = 8113,
           line_token: Annotated[str, typer.Option(envvar="VEIL_ACTIVATION_LINE_CHANNEL_TOKEN")] = "",
           sms_user: Annotated[str, typer.Option(envvar="VEIL_ACTIVATION_SMS_USERNAME")] = "",
           sms_password: Annotated[str, typer.Option(envvar="VEIL_ACTIVATION_SMS_PASSWORD")] = "",
-          webhook_secret: Annotated[str, typer.Option(envvar="VEIL_ACTIVATION_DEMO_WEBHOOK_SECRET")] = "") -> None:
+          webhook_secret: Annotated[str, typer.Option(envvar="VEIL_ACTIVATION_DEMO_WEBHOOK_SECRET")] = "",
+          quiet: Annotated[bool, typer.Option(help="Do not print arrivals")] = False) -> None:
     """Local provider sinks for the demo: SMTP, LINE push, SMS form API, webhooks; prints arrivals."""
     from activation.sinks import HttpSinks, SinkStore, SmtpSink
 
     store = SinkStore()
-    store.on_add = lambda item: console.print(
+    if not quiet:
+        store.on_add = lambda item: console.print(
         f"[green]{datetime.now(UTC):%H:%M:%S} {item['kind']}[/green] "
         + json.dumps({k: v for k, v in item.items() if k in ("rcpt_tos", "subject", "to", "destination")},
                      ensure_ascii=False))

@@ -77,3 +77,19 @@ class BirthdayRepository(Repository):
         found = self._read(BIRTHDAYS_PAGE, workspace=workspace, keys=[TRAIT_PREFIX + n for n in trait_names],
                            after=after, limit=limit)
         return list(found[0]["rows"])
+
+
+SEGMENT_MEMBERS = """
+MATCH (p:Profile {workspace: $workspace, status: 'active'})-[m:IN_SEGMENT]->(:Segment {id: $segment,
+                                                                                     workspace: $workspace})
+WHERE m.left_at IS NULL
+RETURN collect(p.id) AS ids
+"""
+
+
+class SegmentMembers(Repository):
+    """Current members of a saved segment (profile ids)."""
+
+    def ids(self, *, workspace: str, segment_id: str) -> list[str]:
+        """Profile ids now in the segment."""
+        return list(self._read(SEGMENT_MEMBERS, workspace=workspace, segment=segment_id)[0]["ids"])

@@ -38,6 +38,7 @@ DEFAULT_RULES = (
     ("role:marketer", "*", "journeys", "read", "allow"),
     ("role:marketer", "*", "journeys", "write", "allow"),
     ("role:marketer", "*", "activation.sends", "read", "allow"),
+    ("role:marketer", "*", "audiences", "export", "allow"),
     ("role:analyst", "*", "journeys", "read", "allow"),
     ("role:analyst", "*", "activation.sends", "read", "allow"),
 )

@@ -5,12 +5,15 @@ from __future__ import annotations
 import smtplib
 import ssl
 import threading
+import time
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any, ClassVar
 
 from activation.channels.base import Message, Outcome, SendResult
+
+IDLE_CHECK_SECONDS = 5.0
 
 
 class EmailChannel:
@@ -53,6 +56,9 @@ class EmailChannel:
     def _conn(self) -> smtplib.SMTP:
         conn: smtplib.SMTP | None = getattr(self._local, "conn", None)
         if conn is not None:
+            # A connection used moments ago is alive; an idle one is checked (servers drop idle clients).
+            if time.monotonic() - getattr(self._local, "used", 0.0) < IDLE_CHECK_SECONDS:
+                return conn
             try:
                 if conn.noop()[0] == 250:
                     return conn
@@ -63,6 +69,9 @@ class EmailChannel:
         conn = self._connect()
         self._local.conn = conn
         return conn
+
+    def _used(self) -> None:
+        self._local.used = time.monotonic()
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -116,6 +125,7 @@ class EmailChannel:
             # The DATA may have been delivered before the connection broke: never blindly resent.
             self._drop()
             return SendResult(Outcome.UNKNOWN, reason="smtp_no_answer")
+        self._used()
         if refused:
             return SendResult(Outcome.FAILED, reason="recipient_refused")
         return SendResult(Outcome.ACCEPTED, provider_id=msg["Message-ID"].strip("<>"), reason="accepted")
