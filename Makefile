@@ -26,6 +26,7 @@ up: venv
 	@$(BIN)/veil migrate
 	@$(MAKE) --no-print-directory api-start
 	@$(BIN)/veil demo load --credentials var/demo-credentials.json --api-url $(API_URL)
+	@deploy/activation-demo.sh start
 	@echo
 	@echo "Veil is up."
 	@echo "  API:           $(API_URL)   (OpenAPI docs: $(API_URL)/docs)"
@@ -51,6 +52,7 @@ api-stop:
 	@rm -f var/api.pid
 
 down: api-stop
+	@deploy/activation-demo.sh stop
 	@deploy/neo4j.sh stop dev
 
 status:
