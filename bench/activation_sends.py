@@ -254,6 +254,8 @@ def main() -> None:
             else:
                 chain.append(chain_run(c, args.smtp_port, args.sends))
                 bare.append(bare_run(args.smtp_port, args.sends))
+        print("chain rounds:", json.dumps([{k: v for k, v in x.items() if k != "outcomes"} for x in chain]), flush=True)
+        print("bare rounds:", json.dumps(bare), flush=True)
         med_chain = statistics.median(x["sends_per_s"] for x in chain)
         med_e2e = statistics.median(x["end_to_end_per_s"] for x in chain)
         med_bare = statistics.median(x["sends_per_s"] for x in bare)

@@ -48,6 +48,20 @@ SET s.state = row.state, s.reason = row.reason, s.provider_id = coalesce(row.pro
     s.due_at = CASE WHEN row.due_at IS NULL THEN s.due_at ELSE datetime(row.due_at) END,
     s.accepted_at = CASE WHEN row.state = 'accepted' THEN datetime($now) ELSE s.accepted_at END
 """
+# Accepted sends become interactions of the person (event "Message Sent"), so reports and
+# attribution see Veil's own messages; keyed by the send key, so recording twice is a no-op.
+EMIT = """
+UNWIND $rows AS row
+MATCH (s:Send {key: row.key})
+MATCH (p:Profile {id: row.profile_id_sent, workspace: s.workspace})
+MERGE (e:Interaction {key: s.workspace + '|send|' + s.key})
+ON CREATE SET e.workspace = s.workspace, e.message_id = s.key, e.type = 'track', e.event = 'Message Sent',
+              e.channel = s.channel, e.ts = datetime($now), e.received_at = datetime($now), e.source = 'activation',
+              e.utm_source = 'veil', e.utm_medium = s.channel, e.utm_campaign = s.journey_id, e.new = true
+WITH p, e WHERE e.new
+REMOVE e.new
+CREATE (p)-[:PERFORMED]->(e)
+"""
 # Sends whose worker died mid-call: their lease ran out while still 'sending'.
 STALE = """
 MATCH (s:Send {workspace: $workspace, state: 'sending'}) WHERE s.lease_until < datetime($now)
@@ -111,6 +125,9 @@ class LedgerRepository(Repository):
         """Record outcomes (or a new due time for a send held back) in one transaction."""
         if rows:
             self._write(FINISH, rows=rows, now=now.isoformat())
+            accepted = [r for r in rows if r["state"] == "accepted" and r.get("profile_id_sent")]
+            if accepted:
+                self._write(EMIT, rows=accepted, now=now.isoformat())
 
     def stale(self, *, workspace: str, now: datetime) -> list[dict[str, Any]]:
         """Sends left 'sending' by a worker that died."""

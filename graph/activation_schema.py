@@ -21,6 +21,9 @@ SCHEMA = (
     "CREATE INDEX journey_run_profile IF NOT EXISTS FOR (r:JourneyRun) ON (r.journey_id, r.profile_id)",
     "CREATE INDEX send_due IF NOT EXISTS FOR (s:Send) ON (s.workspace, s.channel, s.state, s.due_at)",
     "CREATE INDEX send_profile IF NOT EXISTS FOR (s:Send) ON (s.workspace, s.profile_id, s.channel)",
+    "CREATE INDEX send_state IF NOT EXISTS FOR (s:Send) ON (s.workspace, s.state)",
+    "CREATE INDEX send_workspace IF NOT EXISTS FOR (s:Send) ON (s.workspace)",
+    "CREATE INDEX send_recipient IF NOT EXISTS FOR (s:Send) ON (s.workspace, s.profile_id_sent, s.channel)",
     "CREATE INDEX send_journey IF NOT EXISTS FOR (s:Send) ON (s.workspace, s.journey_id)",
     "CREATE INDEX profile_birth_month IF NOT EXISTS FOR (p:Profile) ON (p.workspace, p.`act.birth_month`)",
 )

@@ -108,3 +108,17 @@ def test_erased_persons_queued_send_is_dropped(container, workspace, act, sinks)
     r = worker.tick(t0 + timedelta(minutes=32))
     assert r.outcomes() == {"erased": 1} and store.of("email") == []
     assert [(a["decision"], a["reason"]) for a in send_audits(container, workspace)] == [("deny", "erased")]
+
+
+def test_accepted_sends_become_interactions(container, workspace, act, sinks):
+    d = {"name": "hello", "entry": {"kind": "event", "event": "Signed Up"}, "steps": [
+        {"id": "hi", "type": "send", "channel": "email", "subject": "hi", "body": "hello"}]}
+    _publish(container, act, workspace, d)
+    pid = person(container, workspace, "ix", email="ix@example.com")
+    track(container, workspace, "ix", "Signed Up", datetime.now(UTC))
+    worker = act.worker(workspace)
+    worker.tick()
+    worker.tick()
+    rows = container.pipeline.profiles.repo.interactions(workspace=workspace, profile_id=pid)
+    sent = [r for r in rows if r["event"] == "Message Sent"]
+    assert len(sent) == 1 and sent[0]["channel"] == "email"
