@@ -17,6 +17,7 @@ from activation.audiences import AudienceExport, AudienceService
 from activation.channels.base import ChannelRegistry
 from activation.channels.registry import build_registry
 from activation.dispatch import Dispatcher
+from activation.dryrun import DryRunner, DryRunReport
 from activation.engine import JourneyEngine
 from activation.errors import JourneyNotFound, JourneyStateError
 from activation.inbound import InboundService
@@ -28,7 +29,7 @@ from activation.unsubscribe import UnsubscribeLinks, load_or_create_key
 from activation.worker import JourneyWorker, RoundReport, utcnow
 from audit.service import AuditService
 from consent.model import Jurisdiction
-from graph.activation_journeys import JourneyRepository
+from graph.activation_journeys import HistoryRepository, JourneyRepository
 from graph.activation_ledger import LedgerRepository
 from graph.activation_recipients import BirthdayRepository, RecipientRepository, SegmentMembers
 from graph.activation_schema import ensure_schema
@@ -78,6 +79,10 @@ class ActivationService:
             sms_token=_secret(self.settings.sms_inbound_token), sms_region=self.settings.sms_default_region)
         self.audiences = AudienceService(recipients=self.recipients, members=SegmentMembers(driver, database=database),
                                          audit=audit, region=self.settings.sms_default_region)
+        self.dry_runner = DryRunner(history=HistoryRepository(driver, database=database), recipients=self.recipients,
+                                    default_zone=self.default_zone,
+                                    quiet=(self.settings.quiet_start, self.settings.quiet_end),
+                                    daily_cap=self.settings.daily_cap, k_anonymity=self.settings.dry_run_k_anonymity)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -206,6 +211,17 @@ class ActivationService:
         """The registered senders, described."""
         self.guard.require(ctx, "journeys", "read")
         return self.registry.describe()
+
+    def dry_run(self, ctx: ReadContext, *, journey_id: str, since: datetime, until: datetime,
+                version: int | None = None) -> DryRunReport:
+        """Replay history through a journey version (aggregates only, k-anonymous), audited."""
+        self.guard.require(ctx, "journeys", "read", subject=journey_id)
+        found = self.journeys.get(id=journey_id, workspace=ctx.principal.workspace, version=version)
+        if found is None:
+            raise JourneyNotFound("journey not found", field="journeyId")
+        report = self.dry_runner.run(ctx, parse_definition(found["definition"]), since=since, until=until)
+        self._audit(ctx, "dry_run", journey_id, write=False)
+        return report
 
     def export_audience(self, ctx: ReadContext, *, segment_id: str, platform: str,
                         previous: dict[str, Any] | None = None) -> AudienceExport:

@@ -48,6 +48,7 @@ class ActivationSettings(BaseSettings):
     default_timezones: dict[str, str] = Field(
         default_factory=lambda: {"TW_PDPA": "Asia/Taipei", "HK_PDPO": "Asia/Hong_Kong", "GDPR": "Europe/Berlin"},
         description="Recipient zone when the profile has none, per jurisdiction (never the server's)")
+    dry_run_k_anonymity: int = Field(5, description="Dry-run counts below this are reported as null")
     daily_cap: int = Field(3, description="Most marketing messages per person per channel in 24 hours")
     lease_seconds: int = Field(60, description="A claimed send not finished within this is recovered")
     batch_size: int = Field(200, description="Sends claimed per channel lane per round")

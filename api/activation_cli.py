@@ -172,6 +172,21 @@ def channels(workspace: Workspace = None) -> None:
     print(json.dumps(_run(lambda c, ctx: c.activation.channels(ctx), workspace), indent=2))
 
 
+@activation_app.command("dry-run")
+def dry_run(journey_id: str, since: Annotated[datetime, typer.Option(help="Window start (ISO 8601, UTC)")],
+            until: Annotated[datetime | None, typer.Option(help="Window end (default now)")] = None,
+            workspace: Workspace = None) -> None:
+    """Replay stored history through a journey (aggregates only; nothing is sent)."""
+    end = until or datetime.now(UTC)
+    r = _run(lambda c, ctx: c.activation.dry_run(ctx, journey_id=journey_id, since=_aware(since),
+                                                 until=_aware(end)), workspace)
+    print(json.dumps(r.__dict__, ensure_ascii=False, indent=2))
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
 @activation_app.command("audience")
 def audience(segment: Annotated[str, typer.Option(help="Saved segment id")],
              platform: Annotated[str, typer.Option(help="meta or google")],

@@ -222,3 +222,42 @@ def _row(r: Any) -> dict[str, Any]:
     j["definition"] = r["definition"]
     j["version"] = r["version"]
     return j
+
+
+# Dry runs: stored history replayed through a definition (read-only).
+HISTORY_ENTRIES = """
+MATCH (e:Interaction {workspace: $workspace, event: $event})
+WHERE e.ts >= datetime($since) AND e.ts < datetime($until)
+MATCH (p:Profile {status: 'active'})-[:PERFORMED]->(e)
+WHERE $stages IS NULL OR p.`score.lifecycle_stage` IN $stages
+WITH p, e ORDER BY e.ts LIMIT $limit
+RETURN collect([p.id, toString(e.ts), p.`score.lifecycle_stage`]) AS rows
+"""
+HISTORY_EVENTS = """
+UNWIND $ids AS pid
+MATCH (p:Profile {id: pid, workspace: $workspace})-[:PERFORMED]->(e:Interaction)
+WHERE e.event IN $events AND e.ts >= datetime($since)
+RETURN collect([pid, e.event, toString(e.ts)]) AS rows
+"""
+
+
+class HistoryRepository(Repository):
+    """Stored history for dry runs."""
+
+    def entries(self, *, workspace: str, event: str, since: datetime, until: datetime, stages: list[str] | None,
+                limit: int) -> list[tuple[str, datetime, str | None]]:
+        """Entry events in a window: (profile id, time, lifecycle stage)."""
+        rows = self._read(HISTORY_ENTRIES, workspace=workspace, event=event, since=since.isoformat(),
+                          until=until.isoformat(), stages=stages, limit=limit)[0]["rows"]
+        return [(pid, from_iso(ts), stage) for pid, ts, stage in rows]  # type: ignore[misc]
+
+    def events(self, *, workspace: str, profile_ids: list[str], events: list[str],
+               since: datetime) -> dict[str, list[tuple[str, datetime]]]:
+        """Times of the named events per profile since a time."""
+        out: dict[str, list[tuple[str, datetime]]] = {}
+        if not profile_ids or not events:
+            return out
+        for pid, ev, ts in self._read(HISTORY_EVENTS, workspace=workspace, ids=profile_ids, events=events,
+                                      since=since.isoformat())[0]["rows"]:
+            out.setdefault(pid, []).append((ev, from_iso(ts)))  # type: ignore[arg-type]
+        return out

@@ -149,6 +149,15 @@ class ActivationQueries:
         return [SendCount(journey_id=r["journey"], channel=r["channel"], state=r["state"], reason=r["reason"],
                           count=r["n"]) for r in rows]
 
+    @strawberry.field(description="Replay stored history through a journey version on a simulated clock: per-step "
+                                  "counts, projected sends per channel per day, stops (k-anonymous aggregates)")
+    async def journey_dry_run(self, info: Info, id: str, since: datetime, until: datetime,
+                              version: int | None = None, purpose: PurposeEnum | None = None) -> JSON:
+        ctx = ctx_of(info, purpose)
+        r = await _call(info.context["veil"].c.activation.dry_run, ctx, journey_id=id, since=since, until=until,
+                        version=version)
+        return dict(r.__dict__)
+
     @strawberry.field(description="Configured channel senders (endpoints, no secrets)")
     async def activation_channels(self, info: Info, purpose: PurposeEnum | None = None) -> JSON:
         ctx = ctx_of(info, purpose)
