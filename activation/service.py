@@ -151,6 +151,11 @@ class ActivationService:
         if current is None:
             raise JourneyNotFound("journey not found", field="journeyId")
         v = version or int(current["latest_version"])
+        chosen = self.journeys.get(id=journey_id, workspace=ctx.principal.workspace, version=v)
+        if chosen is not None:  # a journey cannot go live on a channel nobody can send on
+            for step in parse_definition(chosen["definition"]).steps:
+                if step.type == "send" and step.channel != "best":
+                    self.registry.get(step.channel or "")
         if not self.journeys.publish(id=journey_id, workspace=ctx.principal.workspace, version=v,
                                      actor=ctx.principal.id, now=datetime.now(UTC)):
             raise JourneyStateError(f"journey has no version {v}", field="version")

@@ -105,3 +105,17 @@ def test_lifecycle_filter_and_no_consent(container, workspace, act, sinks):
     assert sum(worker.tick(t0 + timedelta(minutes=1)).engine.entered.values()) == 1
     r = worker.tick(t0 + timedelta(minutes=31))
     assert r.outcomes() == {"consent_denied": 1} and store.of("email") == []
+
+
+def test_publishing_needs_a_configured_channel(container, workspace, act):
+    import pytest
+
+    from activation.errors import ChannelNotConfigured
+
+    d = {"name": "push", "entry": {"kind": "event", "event": "x"}, "steps": [
+        {"id": "s", "type": "send", "channel": "sms", "body": "hi"}]}
+    j = act.create(ctx_of(container, workspace, "marketer"), definition=d)
+    act.registry._senders.pop("sms")
+    with pytest.raises(ChannelNotConfigured) as err:
+        act.publish(ctx_of(container, workspace, "admin"), journey_id=j.id)
+    assert err.value.code == "channel_not_configured" and err.value.field == "channel"
