@@ -98,6 +98,7 @@ _RUN_MAP = """r {.key, .journey_id, .version, .profile_id, .occurrence, .step, .
        entered_at: toString(r.entered_at), wait_until: toString(r.wait_until), next_at: toString(r.next_at)}"""
 DUE_RUNS = """
 MATCH (r:JourneyRun {workspace: $workspace, state: 'active'}) WHERE r.next_at <= datetime($now)
+  AND EXISTS { MATCH (:Journey {id: r.journey_id, status: 'active'}) }
 WITH r ORDER BY r.next_at LIMIT $limit
 RETURN collect(""" + _RUN_MAP + """) AS runs
 """

@@ -119,3 +119,17 @@ def test_publishing_needs_a_configured_channel(container, workspace, act):
     with pytest.raises(ChannelNotConfigured) as err:
         act.publish(ctx_of(container, workspace, "admin"), journey_id=j.id)
     assert err.value.code == "channel_not_configured" and err.value.field == "channel"
+
+
+def test_paused_journey_holds_its_runs(container, workspace, act, sinks):
+    store = sinks[0]
+    j = _journey(container, act, workspace)
+    t0 = datetime.now(UTC)
+    person(container, workspace, "pa", email="pa@example.com")
+    track(container, workspace, "pa", "Product Added", t0)
+    worker = act.worker(workspace)
+    worker.tick(t0 + timedelta(minutes=1))
+    act.set_paused(ctx_of(container, workspace, "admin"), journey_id=j.id, paused=True)
+    assert worker.tick(t0 + timedelta(minutes=31)).engine.planned == 0 and store.of("email") == []
+    act.set_paused(ctx_of(container, workspace, "admin"), journey_id=j.id, paused=False)
+    assert worker.tick(t0 + timedelta(minutes=32)).outcomes() == {"accepted": 1}
