@@ -10,8 +10,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import neo4j
-
 from access.pipeline import Pipeline, ReadContext
 from activation.audiences import AudienceExport, AudienceService
 from activation.channels.base import ChannelRegistry
@@ -50,9 +48,10 @@ def _record(j: dict[str, Any]) -> JourneyRecord:
 class ActivationService:
     """Journeys, templates, the ledger and worker rounds, behind the guard."""
 
-    def __init__(self, *, driver: neo4j.Driver, database: str, pipeline: Pipeline, audit: AuditService,
+    def __init__(self, *, driver: Any, database: str, pipeline: Pipeline, audit: AuditService,
                  jurisdiction: Jurisdiction, settings: ActivationSettings | None = None,
                  registry: ChannelRegistry | None = None) -> None:
+        # `driver` is graph.driver's neo4j.Driver, handed straight to the repositories (only graph/ uses it).
         self.settings = settings or ActivationSettings()
         self.driver, self.database = driver, database
         self.guard = pipeline  # access.guard.Guard at merge: same require(ctx, resource, action, subject=)
