@@ -4,6 +4,8 @@ before anything leaves, handed to the provider, and counted only from the provid
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from activation.settings import ActivationSettings
 from activation.timing import backoff, parse_hhmm, quiet_end, spread
 from activation.unsubscribe import UnsubscribeLinks, UnsubscribeToken
 from audit.events import AuditAction, AuditEvent, Decision, field_ref
-from audit.service import AuditService
+from audit.service import AuditService, AuditUnavailable
 from graph.activation_ledger import LedgerRepository
 
 MAX_ATTEMPTS = 5
@@ -138,7 +140,7 @@ class Dispatcher:
             audits.append(self._event(workspace, s, r, "dispatched", channel, allowed=True))
         # Fail closed: without the audit records nothing is sent (the sends go back to planned).
         try:
-            self.audit.record_many(audits)
+            self._record(audits)
         except Exception:
             self.ledger.finish(rows=[_row(s["key"], "planned", "audit_unavailable", due_at=now) for s in claimed],
                                now=now)
@@ -150,6 +152,18 @@ class Dispatcher:
         out = [self._outcome(s, r, res, sender, now, report) for (s, r, _), res in zip(messages, results, strict=True)]
         self.ledger.finish(rows=out, now=now)
         return report
+
+    def _record(self, audits: list[AuditEvent], attempts: int = 3) -> None:
+        """Write the attempt records in one transaction; a lost race on the chain head with another
+        process (the transaction committed nothing) is retried a few times before giving up."""
+        for attempt in range(attempts):
+            try:
+                self.audit.record_many(audits)
+                return
+            except AuditUnavailable:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1) + random.random() * 0.05)
 
     def _dedupe_and_cap(self, workspace: str, channel: str, ready: list[tuple[dict[str, Any], Recipient]],
                         now: datetime, finish: list[dict[str, Any]], audits: list[AuditEvent],
