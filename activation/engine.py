@@ -108,7 +108,7 @@ class JourneyEngine:
             return 0
         defs = {r["key"]: self.definition(r["journey_id"], r["version"]) for r in runs}
         rows = [{"key": r["key"], "profile_id": r["profile_id"], "entered_at": r["entered_at"].isoformat(),
-                 "events": _events_of(defs[r["key"]])} for r in runs]
+                 "journey_id": r["journey_id"], "events": _events_of(defs[r["key"]])} for r in runs]
         facts = self.journeys.facts(workspace=workspace, rows=rows)
         plans: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
@@ -134,6 +134,9 @@ class JourneyEngine:
 
         if person is None or person["status"] != "active":
             return done("exited", "profile_gone")
+        if person["duplicate"] and d.reentry != "every_occurrence":
+            # Two profiles of one person each entered before they merged: the first run goes on.
+            return done("exited", "merged_duplicate")
         while i < len(d.steps):
             if d.goal_event and d.goal_event in person["events"]:
                 return done("exited", "goal")

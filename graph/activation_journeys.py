@@ -116,9 +116,17 @@ UNWIND $rows AS row
 MATCH (p0:Profile {id: row.profile_id, workspace: $workspace})
 OPTIONAL MATCH (p0)-[:MERGED_INTO*1..]->(w:Profile) WHERE NOT (w)-[:MERGED_INTO]->()
 WITH row, coalesce(w, p0) AS p
+OPTIONAL MATCH (l:Profile)-[:MERGED_INTO*1..]->(p)
+WITH row, p, [p.id] + collect(l.id) AS cluster
 RETURN collect([row.key, p.id, p.status, p.`score.lifecycle_stage`, p.`trait.locale`,
                 [ev IN row.events WHERE EXISTS {
-                    MATCH (p)-[:PERFORMED]->(e:Interaction {event: ev}) WHERE e.ts >= datetime(row.entered_at) }]
+                    MATCH (p)-[:PERFORMED]->(e:Interaction {event: ev}) WHERE e.ts >= datetime(row.entered_at) }],
+                // Another run of this journey for the same person (profiles merged since), entered first.
+                size(cluster) > 1 AND EXISTS {
+                    MATCH (o:JourneyRun {journey_id: row.journey_id})
+                    WHERE o.profile_id IN cluster AND o.key <> row.key AND o.state IN ['active', 'done']
+                      AND (o.entered_at < datetime(row.entered_at)
+                           OR (o.entered_at = datetime(row.entered_at) AND o.key < row.key)) }
                ]) AS facts
 """
 RUN_COUNTS = """
@@ -203,8 +211,9 @@ class JourneyRepository(Repository):
         if not rows:
             return {}
         found = self._read(RUN_FACTS, workspace=workspace, rows=rows)
-        return {k: {"profile_id": pid, "status": status, "stage": stage, "locale": locale, "events": set(events)}
-                for k, pid, status, stage, locale, events in found[0]["facts"]}
+        return {k: {"profile_id": pid, "status": status, "stage": stage, "locale": locale, "events": set(events),
+                    "duplicate": bool(dup)}
+                for k, pid, status, stage, locale, events, dup in found[0]["facts"]}
 
     def run_counts(self, *, id: str, workspace: str) -> list[dict[str, Any]]:
         """Runs by state and exit reason."""

@@ -133,3 +133,30 @@ def test_paused_journey_holds_its_runs(container, workspace, act, sinks):
     assert worker.tick(t0 + timedelta(minutes=31)).engine.planned == 0 and store.of("email") == []
     act.set_paused(ctx_of(container, workspace, "admin"), journey_id=j.id, paused=False)
     assert worker.tick(t0 + timedelta(minutes=32)).outcomes() == {"accepted": 1}
+
+
+def test_two_profiles_merged_during_the_wait_get_one_reminder(container, workspace, act, sinks):
+    store = sinks[0]
+    j = _journey(container, act, workspace)
+    t0 = datetime.now(UTC)
+    person(container, workspace, "mm", email="mm@example.com")
+    # The same person browsing anonymously on another device, with consent and a cart of her own.
+    container.ingest.ingest([{"type": "identify", "anonymousId": "dev-2", "messageId": "mm-anon",
+                              "timestamp": t0.isoformat(), "traits": {"email": "mm.alt@example.com"},
+                              "context": {"consent": {"categoryPreferences": {"marketing": True}}}}],
+                            workspace=workspace, source="test")
+    anon = container.ingest.ingest([{"type": "track", "anonymousId": "dev-2", "event": "Product Added",
+                                     "messageId": "mm-anon-cart", "timestamp": t0.isoformat()}],
+                                   workspace=workspace, source="test").profiles[0]
+    container.driver.execute_query("MATCH (p:Profile {id: $id}) SET p.`score.lifecycle_stage` = 'Active'",
+                                   id=anon, database_=container.neo4j.database)
+    track(container, workspace, "mm", "Product Added", t0 + timedelta(seconds=1))
+    worker = act.worker(workspace)
+    assert worker.tick(t0 + timedelta(minutes=1)).engine.entered == {j.id: 2}
+    # She logs in on the second device: the profiles merge while both runs wait.
+    container.ingest.ingest([{"type": "identify", "userId": "mm", "anonymousId": "dev-2", "messageId": "mm-login",
+                              "timestamp": (t0 + timedelta(minutes=5)).isoformat()}],
+                            workspace=workspace, source="test")
+    r = worker.tick(t0 + timedelta(minutes=32))
+    assert r.outcomes() == {"accepted": 1} and len(store.of("email")) == 1
+    assert r.engine.exited.get("merged_duplicate") == 1
