@@ -36,6 +36,7 @@ up: venv web-sdk
 	@$(BIN)/veil migrate
 	@$(MAKE) --no-print-directory api-start
 	@$(BIN)/veil demo load --credentials var/demo-credentials.json --api-url $(API_URL)
+	@deploy/activation-demo.sh start
 	@echo
 	@echo "Veil is up."
 	@echo "  Console:       $(API_URL)/   (sign in with a GraphQL key below, or a staff user: veil users create)"
@@ -63,6 +64,7 @@ api-stop:
 	@rm -f var/api.pid
 
 down: api-stop
+	@deploy/activation-demo.sh stop
 	@deploy/neo4j.sh stop dev
 
 status:

@@ -167,6 +167,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(collection_router)
     app.include_router(beacon_router)
     app.include_router(web_sdk_router)
+    app.include_router(__import__("api.activation_http", fromlist=["x"]).router)
     schema = build_schema(introspection=settings.graphql_introspection, max_depth=settings.graphql_max_depth,
                           max_aliases=settings.graphql_max_aliases, max_tokens=settings.graphql_max_tokens,
                           max_cost=settings.graphql_max_cost)

@@ -16,6 +16,7 @@ from access.guard import Guard
 from access.kanon import KAnonymity
 from access.pipeline import Pipeline
 from access.principal import ROLES
+from activation.service import ActivationService
 from analytics.attribution import AttributionService
 from analytics.reports import Reports
 from analytics.service import AnalyticsService
@@ -147,6 +148,7 @@ class Container:
     def intake(self) -> IngestService | LogIntake:
         """What the collection API calls: the log's intake, or the ingest service itself (direct)."""
         return self.durable.intake if self.durable is not None else self.ingest
+    activation: ActivationService | None = None
 
     def close(self) -> None:
         """Finish queued realtime segment evaluations, then release the driver and the key store.
@@ -158,6 +160,8 @@ class Container:
             self.durable.stop()
         if self.realtime is not None:
             self.realtime.flush(timeout=30.0)
+        if self.activation is not None:
+            self.activation.close()
         self.driver.close()
         close = getattr(self.vault.store, "close", None)
         if close is not None:
@@ -321,6 +325,8 @@ def build_container(
         analytics_settings=analytics_settings,
         analytics=analytics_service,
         durable=durable,
+        activation=ActivationService(driver=driver, database=db, pipeline=pipeline, audit=audit,
+                                     jurisdiction=consent_settings.jurisdiction),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from api.cli import (
+    activation,
     analytics,
     audit,
     data,
@@ -35,6 +36,7 @@ dsr.register(app)
 retention.register(app)
 analytics.register(app)
 log.register(app)
+activation.register(app)
 secrets.register(app)
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from access.pipeline import ReadContext
+from api.graphql.activation import ActivationMutations, ActivationQueries
 from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutations, SegmentQueries
 from api.graphql.console import ConsoleQueries
 from api.graphql.errors import ClientError
@@ -92,7 +93,7 @@ class ProfileFilterInput:
 
 
 @strawberry.type
-class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries):
+class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries, ActivationQueries):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
@@ -179,7 +180,7 @@ class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries):
 
 
 @strawberry.type
-class Mutation(PrivacyMutation, SegmentMutations, ReportMutations):
+class Mutation(PrivacyMutation, SegmentMutations, ReportMutations, ActivationMutations):
     @strawberry.mutation(description="Log in as a staff user; returns a short-lived token")
     async def login(self, info: Info, username: str, password: str, workspace: str) -> LoginResult:
         veil = info.context["veil"]

@@ -2,7 +2,7 @@
 
 An append returns only after the transaction holding it is committed and the WAL fsynced, so
 an acknowledged event survives a kill of the process (and, with FULL, a power loss). Appends
-from many request threads are handed to one committer thread (graph/group_commit.py) that
+from many request threads are handed to one committer thread (core/group_commit.py) that
 writes everything waiting in one transaction: one fsync for many requests.
 
 Tables: `entries` (pending requests, in arrival order), `seen` (messageIds of the dedupe
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from graph.group_commit import GroupCommit
 
 from collect.log.base import (
     Appended,
@@ -38,6 +37,7 @@ from collect.log.base import (
     Poison,
 )
 from collect.log.settings import LogSettings
+from core.group_commit import GroupCommit
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
