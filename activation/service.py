@@ -27,6 +27,7 @@ from activation.unsubscribe import UnsubscribeLinks, load_or_create_key
 from activation.worker import JourneyWorker, RoundReport, utcnow
 from audit.service import AuditService
 from consent.model import Jurisdiction
+from core.errors import BadRequest
 from graph.activation_journeys import HistoryRepository, JourneyRepository
 from graph.activation_ledger import LedgerRepository
 from graph.activation_recipients import BirthdayRepository, RecipientRepository, SegmentMembers
@@ -117,6 +118,8 @@ class ActivationService:
                name: str | None = None) -> JourneyRecord:
         """A new draft journey from a definition or a template (optionally renamed)."""
         self.guard.require(ctx, "journeys", "write")
+        if (template_name is None) == (definition is None):
+            raise BadRequest("give exactly one of template, definition", field="template")
         self.ensure_ready()
         raw = template(template_name) if template_name else definition
         if isinstance(raw, str):

@@ -154,6 +154,7 @@ def test_every_cli_command_acts_as_an_operator_through_the_services():
 
 def _acts_as_operator(fn: Any) -> bool:
     """The command opens an operator session itself or through a helper of its module."""
+    fn = inspect.unwrap(fn)  # typer wraps the callbacks
     source = inspect.getsource(fn)
     if "operator_session(" in source:
         return True

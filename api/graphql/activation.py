@@ -170,8 +170,6 @@ class ActivationMutations:
     async def create_journey(self, info: Info, template: str | None = None, definition: JSON | None = None,
                              name: str | None = None, purpose: PurposeEnum | None = None) -> Journey:
         ctx = ctx_of(info, purpose)
-        if (template is None) == (definition is None):
-            raise ClientError("BAD_REQUEST", "give exactly one of template, definition")
         return Journey.of(await _call(info.context["veil"].c.activation.create, ctx, definition=definition,
                                       template_name=template, name=name))
 

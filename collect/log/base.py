@@ -22,8 +22,11 @@ class LogUnavailable(VeilError):
     status = 503
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(VeilError):
     """The graph store is down or busy: the writer keeps the entries and retries later."""
+
+    code = "store_unavailable"
+    status = 503
 
 
 @dataclass(frozen=True)
