@@ -1,8 +1,10 @@
 """Presidio recognizers for Taiwan, Hong Kong and PRC PII, safe inside CJK text.
 
 All patterns run on NFKC-normalised text (see ``privacy.detection``) and are
-matched *without* Presidio's default IGNORECASE: an ID letter or a LINE ``U``
-must be upper case, and context words carry their own case-insensitivity.
+matched *without* Presidio's default IGNORECASE: patterns say where case may vary
+(ID letters are typed in either case and upper-cased before the checksum; a LINE
+``U`` is upper case and its hex lower case), and context words carry their own
+case-insensitivity.
 ``\\b`` is never used at an edge, because a CJK character and an ASCII digit
 are both ``\\w`` and so have no word boundary between them.
 """
@@ -10,7 +12,7 @@ are both ``\\w`` and so have no word boundary between them.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import phonenumbers
@@ -22,7 +24,6 @@ from presidio_analyzer import (
     PatternRecognizer,
     RecognizerResult,
 )
-from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
@@ -31,6 +32,17 @@ from presidio_analyzer.predefined_recognizers import (
     IpRecognizer,
 )
 from stdnum.cn import ric
+
+from privacy.context import (
+    ID_CONTEXT,
+    ID_NEGATIVE_CONTEXT,
+    PHONE_CONTEXT,
+    PRODUCT_CONTEXT,
+    REFERENCE_CONTEXT,
+    VERSION_CONTEXT,
+    compile_context,
+    context_distance,
+)
 
 FLAGS = regex.DOTALL | regex.MULTILINE  # deliberately no IGNORECASE
 
@@ -44,28 +56,6 @@ R = r"(?![A-Za-z0-9_])"
 NL = L + r"(?<![0-9][-.])(?<![0-9]{3} )(?<![A-Za-z]-)(?<!\))(?<![$¥€£][ ]?)"
 NR = R + r"(?![-.][0-9])(?! [0-9]{3})"
 
-# Strong sentence breaks end a context window; commas also end a date's clause.
-_BREAKS = regex.compile(r"[。！？!?\n；;]")
-_CLAUSE_BREAKS = regex.compile(r"[。！？!?\n；;，,、]")
-
-PHONE_CONTEXT = (
-    "電話", "电话", "手機", "手机", "手提", "行動", "市話", "聯絡", "聯繫", "联系", "联络",
-    "致電", "致电", "來電", "来电", "回電", "回电", "號碼", "号码", "分機", "傳真", "传真",
-    "簡訊", "短訊", "短信", "收件人", "收貨人", "收货人", "phone", "telephone", "tel", "mobile",
-    "cell", "call", "contact", "whatsapp", "sms", "fax", "hotline", "recipient", "consignee",
-)  # fmt: skip
-# Words that say a nearby number is a reference, not a phone or card.
-REFERENCE_CONTEXT = (
-    "訂單", "订单", "單號", "单号", "編號", "编号", "統編", "發票", "发票", "追蹤", "追踪",
-    "物流", "運單", "运单", "快遞", "快递", "序號", "序号", "貨號", "货号", "金額", "金额",
-    "價格", "价格", "總計", "总计", "郵遞區號", "邮编", "郵編", "驗證碼", "验证码", "認證碼",
-    "密碼", "密码", "order", "invoice", "tracking", "ref", "reference", "sku", "serial",
-    "amount", "total", "price", "otp", "code", "pin", "password",
-)  # fmt: skip
-ID_CONTEXT = (
-    "身分證", "身份證", "身分证", "身份证", "證號", "证号", "證件", "证件", "居留證", "居留证",
-    "id", "identity", "hkid", "national id",
-)  # fmt: skip
 BIRTH_CONTEXT = (
     "生日", "出生", "出生日期", "出生年月日", "生辰", "birthday", "birth", "dob", "d.o.b",
     "born",
@@ -79,50 +69,6 @@ BIRTH_CONTEXT_RX = regex.compile(
     r"(?:生日|出生|生辰)(?!" + _BIRTH_EVENT + r")"
     r"|(?i:(?<![A-Za-z])(?:birthday|birth|dob|d\.o\.b|born)(?![A-Za-z]))(?!" + _BIRTH_EVENT + r")"
 )
-
-
-def compile_context(words: Iterable[str]) -> regex.Pattern[str] | None:
-    """Compile context words into one matcher (ASCII words match whole, any case)."""
-    ascii_words = sorted({w.lower() for w in words if w.isascii()}, key=len, reverse=True)
-    cjk_words = sorted({w for w in words if not w.isascii()}, key=len, reverse=True)
-    parts = []
-    if ascii_words:
-        alt = "|".join(regex.escape(w) for w in ascii_words)
-        parts.append(rf"(?i:(?<![A-Za-z])(?:{alt})(?:s|es|ed|ing)?(?![A-Za-z]))")
-    if cjk_words:
-        parts.append("|".join(regex.escape(w) for w in cjk_words))
-    return regex.compile("|".join(parts)) if parts else None
-
-
-def context_distance(
-    text: str,
-    start: int,
-    end: int,
-    matcher: regex.Pattern[str] | None,
-    *,
-    before: int = 24,
-    after: int = 8,
-    breaks: regex.Pattern[str] = _BREAKS,
-) -> int | None:
-    """Characters between the span and the nearest context word in its clause, or None."""
-    if matcher is None:
-        return None
-    best: int | None = None
-    prefix = text[max(0, start - before) : start]
-    cuts = list(breaks.finditer(prefix))
-    if cuts:
-        prefix = prefix[cuts[-1].end() :]
-    hits = list(matcher.finditer(prefix))
-    if hits:
-        best = len(prefix) - hits[-1].end()
-    suffix = text[end : end + after]
-    cut = breaks.search(suffix)
-    if cut:
-        suffix = suffix[: cut.start()]
-    hit = matcher.search(suffix)
-    if hit and (best is None or hit.start() < best):
-        best = hit.start()
-    return best
 
 
 class VeilRecognizerMixin:
@@ -162,7 +108,7 @@ TW_LETTER_VALUES = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", [
 
 
 def tw_id_is_valid(value: str) -> bool:
-    """Check a Taiwan national ID / 2021 resident certificate number."""
+    """Check a Taiwan national ID / 2021 resident certificate number (upper-case letter)."""
     if not regex.fullmatch(r"[A-Z][1289][0-9]{8}", value):
         return False
     letter = TW_LETTER_VALUES[value[0]]
@@ -191,12 +137,13 @@ class TwNationalIdRecognizer(VeilPatternRecognizer):
     """Taiwan national ID and (2021+) resident certificate: letter, 1/2/8/9, 8 digits."""
 
     ENTITY = "TW_NATIONAL_ID"
-    PATTERNS = (Pattern("tw_id", L + r"[A-Z][1289][0-9]{8}" + R, 0.5),)
-    CONTEXT = (*ID_CONTEXT, "統一證號", "统一证号", "居留")
+    PATTERNS = (Pattern("tw_id", L + r"[A-Za-z][1289][0-9]{8}" + R, 0.5),)
+    CONTEXT = (*ID_CONTEXT, "統一證號", "统一证号", "居留", "arc")
+    NEGATIVE_CONTEXT = ID_NEGATIVE_CONTEXT
 
     def validate_result(self, pattern_text: str) -> bool:
-        """Apply the letter-table checksum."""
-        return tw_id_is_valid(pattern_text)
+        """Apply the letter-table checksum; people type the letter in either case."""
+        return tw_id_is_valid(pattern_text.upper())
 
 
 class HkIdRecognizer(VeilPatternRecognizer):
@@ -205,14 +152,17 @@ class HkIdRecognizer(VeilPatternRecognizer):
     ENTITY = "HK_ID"
     PATTERNS = (
         Pattern(
-            "hkid", L + r"[A-Z]{1,2}[0-9]{6}(?: ?\([0-9A]\)| ?\[[0-9A]\]|[0-9A]" + R + ")", 0.5
+            "hkid",
+            L + r"[A-Za-z]{1,2}[0-9]{6}(?: ?\([0-9Aa]\)| ?\[[0-9Aa]\]|[0-9Aa]" + R + ")",
+            0.5,
         ),
     )
     CONTEXT = (*ID_CONTEXT, "香港身份證", "identity card")
+    NEGATIVE_CONTEXT = ID_NEGATIVE_CONTEXT
 
     def validate_result(self, pattern_text: str) -> bool:
-        """Apply the mod-11 check."""
-        return hk_id_is_valid(pattern_text)
+        """Apply the mod-11 check; people type the letters in either case."""
+        return hk_id_is_valid(pattern_text.upper())
 
 
 class CnResidentIdRecognizer(VeilPatternRecognizer):
@@ -222,6 +172,7 @@ class CnResidentIdRecognizer(VeilPatternRecognizer):
     # A lower-case x check character is accepted on purpose: it is common in typed text.
     PATTERNS = (Pattern("cn_ric", L + r"[1-9][0-9]{16}[0-9Xx]" + R, 0.5),)
     CONTEXT = (*ID_CONTEXT, "公民身份号码")
+    NEGATIVE_CONTEXT = ID_NEGATIVE_CONTEXT
 
     def validate_result(self, pattern_text: str) -> bool:
         """Validate checksum, birth date and region code with python-stdnum."""
@@ -255,16 +206,20 @@ class _PhoneRecognizer(VeilPatternRecognizer):
         """Reject numbers libphonenumber knows cannot exist in the region."""
         if not self.USE_PHONENUMBERS:
             return False
+        # "00" is the international prefix people type everywhere; libphonenumber only
+        # knows each region's own carrier codes (TW: 002, 005, ...), so say "+" instead.
+        number = "+" + pattern_text[2:] if pattern_text.startswith("00") else pattern_text
         try:
-            parsed = phonenumbers.parse(pattern_text, self.REGION)
+            parsed = phonenumbers.parse(number, self.REGION)
         except phonenumbers.NumberParseException:
             return True
         region_code = phonenumbers.region_code_for_number(parsed)
         return region_code != self.REGION or not phonenumbers.is_valid_number(parsed)
 
 
-_TW_INTL = r"(?:\+|00)886[- ]?(?:\(0\)[ ]?)?"
-_SEP = r"[- ]?"
+_TW_INTL = r"(?:\+|00)886[-. ]?(?:\(0\)[ ]?)?"
+# Dashes, spaces and dots all separate digit groups ("0960.568.321").
+_SEP = r"[-. ]?"
 
 
 class TwPhoneRecognizer(_PhoneRecognizer):
@@ -277,7 +232,7 @@ class TwPhoneRecognizer(_PhoneRecognizer):
         Pattern("tw_mobile", NL + r"09[0-9]{2}" + _SEP + r"[0-9]{3}" + _SEP + r"[0-9]{3}" + NR, 0.6),
         Pattern("tw_land_intl", L + _TW_INTL + r"[2-8][0-9]{0,2}" + _SEP + r"[0-9]{3,4}" + _SEP + r"[0-9]{3,4}" + NR, 0.7),
         Pattern("tw_land_paren", NL + r"\(0[2-8][0-9]{0,2}\)[ ]?[0-9]{3,4}" + _SEP + r"[0-9]{3,4}" + NR, 0.55),
-        Pattern("tw_land_sep", NL + r"0[2-8][0-9]{0,2}[- ][0-9]{3,4}" + _SEP + r"[0-9]{3,4}" + NR, 0.55),
+        Pattern("tw_land_sep", NL + r"0[2-8][0-9]{0,2}[-. ][0-9]{3,4}" + _SEP + r"[0-9]{3,4}" + NR, 0.55),
         Pattern("tw_land_bare", NL + r"0[2-8][0-9]{7,8}" + NR, 0.35),
     )  # fmt: skip
 
@@ -290,7 +245,7 @@ class HkPhoneRecognizer(_PhoneRecognizer):
     # Allocation tables move faster than libphonenumber releases; the prefix rule is ours.
     USE_PHONENUMBERS = False
     PATTERNS = (
-        Pattern("hk_intl", L + r"(?:\(\+?852\)|(?:\+|00)852)[- ]?[235679][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.75),
+        Pattern("hk_intl", L + r"(?:\(\+?852\)|(?:\+|00)852)[-. ]?[235679][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.75),
         Pattern("hk_mobile", NL + r"[5679][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.4),
     )  # fmt: skip
     CONTEXT = (*PHONE_CONTEXT, "手提電話", "打俾", "聯絡我")
@@ -302,7 +257,7 @@ class CnPhoneRecognizer(_PhoneRecognizer):
     ENTITY = "CN_PHONE"
     REGION = "CN"
     PATTERNS = (
-        Pattern("cn_mobile_intl", L + r"(?:\(\+?86\)|(?:\+|00)86)[- ]?1[3-9][0-9]" + _SEP + r"[0-9]{4}" + _SEP + r"[0-9]{4}" + NR, 0.75),
+        Pattern("cn_mobile_intl", L + r"(?:\(\+?86\)|(?:\+|00)86)[-. ]?1[3-9][0-9]" + _SEP + r"[0-9]{4}" + _SEP + r"[0-9]{4}" + NR, 0.75),
         Pattern("cn_mobile", NL + r"1[3-9][0-9]" + _SEP + r"[0-9]{4}" + _SEP + r"[0-9]{4}" + NR, 0.6),
     )  # fmt: skip
 
@@ -361,7 +316,8 @@ class BirthDateRecognizer(VeilPatternRecognizer):
     PATTERNS = (
         Pattern("ymd", NL + r"(?:19|20)[0-9]{2}(?:[-/.]" + _M + r"[-/.]" + _D + r"|[ ]?年[ ]?" + _M + r"[ ]?月[ ]?" + _D + r"[ ]?[日號号]?)" + NR, 0.3),
         Pattern("dmy", NL + r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:19|20)[0-9]{2}" + NR, 0.3),
-        Pattern("roc", r"(?:民國|民国)[ ]?[0-9]{2,3}[ ]?年[ ]?" + _M + r"[ ]?月[ ]?" + _D + r"(?:[ ]?[日號号]|(?![0-9]))", 0.3),
+        # ROC (Minguo) years, with or without 民國: "民國79年5月6日", "42年4月11日".
+        Pattern("roc", r"(?:(?:民國|民国)[ ]?|" + NL + r")(?:1[01][0-9]|[1-9][0-9])[ ]?年[ ]?" + _M + r"[ ]?月[ ]?" + _D + r"(?:[ ]?[日號号]|(?![0-9]))", 0.3),
         Pattern("roc_numeric", NL + r"(?:[1-9][0-9]|1[01][0-9])[/.]" + _M + r"[/.]" + _D + NR, 0.3),
         Pattern("compact", NL + r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])" + NR, 0.3),
         Pattern("d_month_y", L + _D + r"[ -]" + _MONTH_RX + r"[ -](?:19|20)[0-9]{2}" + R, 0.3),
@@ -396,8 +352,8 @@ class BirthDateRecognizer(VeilPatternRecognizer):
         kept = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
             span = (text, result.start, result.end)
-            pos = context_distance(*span, self._context_rx, breaks=_CLAUSE_BREAKS)
-            neg = context_distance(*span, self._negative_rx, breaks=_CLAUSE_BREAKS)
+            pos = context_distance(*span, self._context_rx)
+            neg = context_distance(*span, self._negative_rx)
             if pos is None or (neg is not None and neg < pos):
                 continue
             result.score = self.SCORE_WITH_CONTEXT
@@ -482,7 +438,9 @@ class CjkCreditCardRecognizer(VeilRecognizerMixin, CreditCardRecognizer):
         "信用卡", "卡號", "卡号", "銀行卡", "银行卡", "簽帳", "簽賬", "扣帳", "銀聯", "银联",
         "credit", "card", "visa", "mastercard", "amex", "jcb", "unionpay",
     )  # fmt: skip
-    NEGATIVE_CONTEXT = tuple(w for w in REFERENCE_CONTEXT if w not in ("金額", "金额", "amount"))
+    NEGATIVE_CONTEXT = (
+        *(w for w in REFERENCE_CONTEXT if w not in ("金額", "金额", "amount")), *PRODUCT_CONTEXT
+    )
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
@@ -492,10 +450,17 @@ class CjkCreditCardRecognizer(VeilRecognizerMixin, CreditCardRecognizer):
         )
         self.global_regex_flags = FLAGS
 
-    def validate_result(self, pattern_text: str) -> bool:
-        """Luhn plus issuer prefix and length."""
+    def validate_result(self, pattern_text: str) -> bool | None:
+        """Luhn plus issuer prefix and length; a 13-digit number needs card context.
+
+        13 digits is also the length of an EAN-13 barcode, and Taiwan's GS1 prefix 471 makes
+        every local barcode look like an old 13-digit Visa: one in ten passes Luhn. Returning
+        None keeps the weak pattern score, which only a card word nearby lifts over 0.5.
+        """
         digits = regex.sub(r"[- ]", "", pattern_text)
-        return card_brand_length_ok(digits) and bool(super().validate_result(digits))
+        if not (card_brand_length_ok(digits) and super().validate_result(digits)):
+            return False
+        return None if len(digits) == 13 else True
 
 
 class CjkIbanRecognizer(VeilRecognizerMixin, IbanRecognizer):
@@ -512,11 +477,26 @@ class CjkIbanRecognizer(VeilRecognizerMixin, IbanRecognizer):
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 
 
+# IPv6 may follow a label and a colon ("IP:2001:db8::1", after NFKC of "IP：") when the
+# label cannot itself be part of an address: a CJK character, or a word with a non-hex letter.
+_IPV6_LEFT = (
+    r"(?:(?<![A-Za-z0-9_:])|(?<=(?:[^\x00-\x7f]|(?<![A-Za-z0-9_])[A-Za-z0-9_]*[G-Zg-z_]"
+    r"[A-Za-z0-9_]*):(?!:)))"
+)
+
+
 class CjkIpRecognizer(VeilRecognizerMixin, IpRecognizer):
-    """IPv4/IPv6 with ASCII look-arounds instead of ``\\w``/``\\b`` edges."""
+    """IPv4/IPv6 with ASCII look-arounds instead of ``\\w``/``\\b`` edges.
+
+    Four dotted numbers are also how software versions are written ("App 4.5.0.15"), so
+    version and product words are negative context.
+    """
+
+    NEGATIVE_CONTEXT = VERSION_CONTEXT
 
     def __init__(self, supported_language: str = "en") -> None:
         ipv6 = next(p for p in IpRecognizer.PATTERNS if p.name == "IPv6")
+        assert ipv6.regex.startswith(r"(?<![\w:])")
         patterns = [
             Pattern(
                 "IPv4",
@@ -524,7 +504,11 @@ class CjkIpRecognizer(VeilRecognizerMixin, IpRecognizer):
                 r"(?:/(?:[0-2]?[0-9]|3[0-2]))?(?![A-Za-z0-9_]|\.[0-9])",
                 0.6,
             ),
-            Pattern("IPv6", ipv6.regex.replace(r"\w", "A-Za-z0-9_"), 0.6),
+            Pattern(
+                "IPv6",
+                _IPV6_LEFT + ipv6.regex.removeprefix(r"(?<![\w:])").replace(r"\w", "A-Za-z0-9_"),
+                0.6,
+            ),
         ]
         super().__init__(
             patterns=patterns,
@@ -532,99 +516,6 @@ class CjkIpRecognizer(VeilRecognizerMixin, IpRecognizer):
             supported_language=supported_language,
         )
         self.global_regex_flags = FLAGS
-
-
-# --- context enhancement without tokens -----------------------------------------------
-
-
-class CjkContextEnhancer(ContextAwareEnhancer):
-    """Boost (or, for reference words, cut) scores by words in the same clause.
-
-    Presidio's lemma enhancer needs tokens, which the no-op NLP engine does not
-    produce and which Chinese text would not split into anyway, so the window
-    here is counted in characters. The nearest word wins: "電話" right before a
-    number boosts it, "訂單編號" right before it cuts it. A weak match listed
-    next to a confident one of a related type ("0912.../0922...", "A or B") is
-    boosted as if it had context.
-    """
-
-    def __init__(
-        self,
-        context_similarity_factor: float = 0.35,
-        min_score_with_context_similarity: float = 0.4,
-        negative_factor: float = 0.3,
-        before: int = 24,
-        after: int = 8,
-    ) -> None:
-        super().__init__(
-            context_similarity_factor, min_score_with_context_similarity, before, after
-        )
-        self.negative_factor = negative_factor
-        self._matchers: dict[str, tuple[Any, Any]] = {}
-
-    def _matchers_for(self, recognizer: EntityRecognizer) -> tuple[Any, Any]:
-        cached = self._matchers.get(recognizer.id)
-        if cached is None:
-            negative = getattr(recognizer, "negative_context", ())
-            cached = (compile_context(recognizer.context or ()), compile_context(negative))
-            self._matchers[recognizer.id] = cached
-        return cached
-
-    def _boost(self, result: RecognizerResult) -> None:
-        result.score = min(
-            self.MAX_SCORE,
-            max(
-                result.score + self.context_similarity_factor,
-                self.min_score_with_context_similarity,
-            ),
-        )
-        result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
-
-    def enhance_using_context(
-        self,
-        text: str,
-        raw_results: list[RecognizerResult],
-        nlp_artifacts: NlpArtifacts,
-        recognizers: list[EntityRecognizer],
-        context: list[str] | None = None,
-    ) -> list[RecognizerResult]:
-        """Adjust each result's score by the nearest positive or negative context word."""
-        by_id = {r.id: r for r in recognizers}
-        window = {"before": self.context_prefix_count, "after": self.context_suffix_count}
-        undecided: list[tuple[RecognizerResult, frozenset[str]]] = []
-        for result in raw_results:
-            meta = result.recognition_metadata or {}
-            recognizer = by_id.get(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
-            if recognizer is None or meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
-                continue
-            positive, negative = self._matchers_for(recognizer)
-            pos = context_distance(text, result.start, result.end, positive, **window)
-            neg = context_distance(text, result.start, result.end, negative, **window)
-            if neg is not None and (pos is None or neg < pos):
-                result.score *= self.negative_factor
-            elif pos is not None:
-                self._boost(result)
-            else:
-                related: frozenset[str] = getattr(recognizer, "RELATED_ENTITIES", frozenset())
-                if related:
-                    undecided.append((result, related))
-        for result, related in undecided:
-            if any(
-                other is not result and other.entity_type in related and other.score >= 0.5
-                and _listed_together(text, result, other)
-                for other in raw_results
-            ):  # fmt: skip
-                self._boost(result)
-        return raw_results
-
-
-_LIST_GAP = regex.compile(r"[ ,，、/|]*(?:或者?|和|及|(?i:or|and))?[ ,，、/|]*")
-
-
-def _listed_together(text: str, a: RecognizerResult, b: RecognizerResult) -> bool:
-    """True when only list punctuation or "or"/"或" separates two spans."""
-    gap = text[a.end : b.start] if a.end <= b.start else text[b.end : a.start]
-    return 0 < len(gap) <= 8 and _LIST_GAP.fullmatch(gap) is not None
 
 
 def build_recognizers(language: str) -> list[EntityRecognizer]:
