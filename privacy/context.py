@@ -36,7 +36,8 @@ REFERENCE_CONTEXT = (
     "訂單", "订单", "單號", "单号", "編號", "编号", "統編", "統一編號", "统一编号", "發票", "发票",
     "追蹤", "追踪", "物流", "運單", "运单", "快遞", "快递", "序號", "序号", "貨號", "货号", "金額",
     "金额", "價格", "价格", "總計", "总计", "合計", "合计", "郵遞區號", "邮编", "郵編", "驗證碼",
-    "验证码", "認證碼", "密碼", "密码", "會員", "会员", "工號", "工号", "order", "invoice",
+    "验证码", "認證碼", "密碼", "密码", "會員", "会员", "單", "单", "工號", "工号", "稅號", "税号", "稅籍",
+    "税务", "稅務", "order", "invoice", "tax", "vat",
     "tracking", "ref", "reference", "sku", "serial", "amount", "total", "price", "otp", "code",
     "pin", "password", "member", "membership", "ticket", "case",
 )  # fmt: skip
@@ -112,20 +113,29 @@ def nearest_context(
         gap = prefix[h.end() :]
         clauses = len(_CLAUSE_ONLY.findall(gap)) if cross_clauses else 0
         best = ContextHit(len(gap), clauses, lo + h.start(), lo + h.end())
+    # A word after the span labels it only inside its clause: past a comma it labels what
+    # follows ("此单 67372819，会员号码 …").
     suffix = text[end : end + after]
-    cut = breaks.search(suffix)
+    cut = CLAUSE_BREAKS.search(suffix)
     if cut:
         suffix = suffix[: cut.start()]
     hit = matcher.search(suffix)
     if hit:
-        clauses = len(_CLAUSE_ONLY.findall(suffix[: hit.start()])) if cross_clauses else 0
-        cand = ContextHit(hit.start(), clauses, end + hit.start(), end + hit.end())
+        cand = ContextHit(hit.start(), 0, end + hit.start(), end + hit.end())
         if best is None or _cost(cand) < _cost(best):
             best = cand
     return best
 
 
 CLAUSE_COST = 16  # a clause break counts as this many characters of distance
+# Words that only say "number": in "會員號碼" or "身份證編號" the word before decides the type.
+GENERIC_HEADS = frozenset({"號碼", "号码", "編號", "编号", "號", "号", "number", "no", "code"})
+
+
+def _compound_head(text: str, head: ContextHit, modifier: ContextHit) -> bool:
+    """True when ``head`` is a generic "number" word right after the ``modifier`` word."""
+    word = text[head.start : head.end].lower()
+    return word in GENERIC_HEADS and 0 <= head.start - modifier.end <= 1
 
 
 def _cost(hit: ContextHit) -> int:
@@ -221,6 +231,11 @@ class CjkContextEnhancer(ContextAwareEnhancer):
             if pos is not None and pos.clauses and _claimed(pos, result, raw_results):
                 pos = None
             neg = nearest_context(*span, negative, **window, cross_clauses=False)
+            if pos is not None and neg is not None:
+                if _compound_head(text, pos, neg):  # "會員號碼 9123…": a member number
+                    pos = None
+                elif _compound_head(text, neg, pos):  # "身份證編號 A123…": an ID number
+                    neg = None
             if neg is not None and (pos is None or neg.distance < _cost(pos)):
                 near = neg.distance <= self.adjacent
                 result.score *= self.negative_factor if near else self.far_negative_factor

@@ -230,15 +230,16 @@ class TwPhoneRecognizer(_PhoneRecognizer):
     PATTERNS = (
         Pattern("tw_mobile_intl", L + _TW_INTL + r"9[0-9]{2}" + _SEP + r"[0-9]{3}" + _SEP + r"[0-9]{3}" + NR, 0.75),
         Pattern("tw_mobile", NL + r"09[0-9]{2}" + _SEP + r"[0-9]{3}" + _SEP + r"[0-9]{3}" + NR, 0.6),
-        Pattern("tw_land_intl", L + _TW_INTL + r"[2-8][0-9]{0,2}" + _SEP + r"[0-9]{3,4}" + _SEP + r"[0-9]{3,4}" + NR, 0.7),
-        Pattern("tw_land_paren", NL + r"\(0[2-8][0-9]{0,2}\)[ ]?[0-9]{3,4}" + _SEP + r"[0-9]{3,4}" + NR, 0.55),
-        Pattern("tw_land_sep", NL + r"0[2-8][0-9]{0,2}[-. ][0-9]{3,4}" + _SEP + r"[0-9]{3,4}" + NR, 0.55),
+        # 6-digit local numbers (037, 089) are also grouped 2+4; libphonenumber checks length.
+        Pattern("tw_land_intl", L + _TW_INTL + r"[2-8][0-9]{0,2}" + _SEP + r"[0-9]{2,4}" + _SEP + r"[0-9]{3,4}" + NR, 0.7),
+        Pattern("tw_land_paren", NL + r"\(0[2-8][0-9]{0,2}\)[ ]?[0-9]{2,4}" + _SEP + r"[0-9]{3,4}" + NR, 0.55),
+        Pattern("tw_land_sep", NL + r"0[2-8][0-9]{0,2}[-. ][0-9]{2,4}" + _SEP + r"[0-9]{3,4}" + NR, 0.55),
         Pattern("tw_land_bare", NL + r"0[2-8][0-9]{7,8}" + NR, 0.35),
     )  # fmt: skip
 
 
 class HkPhoneRecognizer(_PhoneRecognizer):
-    """Hong Kong 8-digit numbers: mobiles 5/6/7/9 locally, any 2/3/5/6/7/9 after +852."""
+    """Hong Kong 8-digit numbers: mobiles 5/6/7/9, fixed lines 2/3 (only with a phone word)."""
 
     ENTITY = "HK_PHONE"
     REGION = "HK"
@@ -247,6 +248,8 @@ class HkPhoneRecognizer(_PhoneRecognizer):
     PATTERNS = (
         Pattern("hk_intl", L + r"(?:\(\+?852\)|(?:\+|00)852)[-. ]?[235679][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.75),
         Pattern("hk_mobile", NL + r"[5679][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.4),
+        # Fixed lines (2/3): reported only next to a phone word.
+        Pattern("hk_fixed", NL + r"[23][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.3),
     )  # fmt: skip
     CONTEXT = (*PHONE_CONTEXT, "手提電話", "打俾", "聯絡我")
 
