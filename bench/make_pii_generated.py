@@ -25,8 +25,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pii_formats import ENTITIES, NEGATIVES, fullwidth  # noqa: E402
-from pii_templates import ADDRS, DEV, HOLDOUT, NAMES  # noqa: E402
+from pii_formats import ENTITIES, NEGATIVES, fullwidth
+from pii_templates import ADDRS, DEV, HOLDOUT, NAMES
 
 OUT = ROOT / "privacy" / "corpus" / "pii_generated.jsonl"
 FULLWIDTH_P = 0.08
@@ -86,7 +86,9 @@ def fill(template: str, rng: random.Random, lang: str) -> tuple[str, list[dict],
     return text, entities, negatives
 
 
-def generate(n: int, seed: int, templates: dict[str, list[str]], split: str) -> list[dict[str, Any]]:
+def generate(
+    n: int, seed: int, templates: dict[str, list[str]], split: str
+) -> list[dict[str, Any]]:
     """n samples of one split, every template used at least once, languages balanced."""
     rng = random.Random(f"{seed}-{split}")
     pool = [(lang, i, t) for lang, ts in templates.items() for i, t in enumerate(ts)]

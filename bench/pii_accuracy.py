@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from privacy.detection import scan_texts  # noqa: E402
+from privacy.detection import scan_texts
 
 GENERATED = ROOT / "privacy" / "corpus" / "pii_generated.jsonl"
 REGRESSION = ROOT / "privacy" / "corpus" / "pii_corpus.jsonl"
@@ -75,7 +75,9 @@ def evaluate(samples: list[dict], show_errors: bool = False) -> dict:
     """Score samples per entity type, per language, and per hard-negative class."""
     modes = ("exact", "overlap")
     counts = {m: {k: Counter[str]() for k in ("tp", "fp", "fn")} for m in modes}
-    by_lang: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: {k: Counter() for k in ("tp", "fp", "fn")})
+    by_lang: dict[str, dict[str, Counter[str]]] = defaultdict(
+        lambda: {k: Counter() for k in ("tp", "fp", "fn")}
+    )
     neg_total: Counter[str] = Counter()
     neg_hit: Counter[str] = Counter()
     findings = scan_texts([s["text"] for s in samples])
@@ -100,21 +102,31 @@ def evaluate(samples: list[dict], show_errors: bool = False) -> dict:
             if any(f.start < n["end"] and n["start"] < f.end for f in found):
                 neg_hit[n["class"]] += 1
     types = sorted(set().union(*(c for m in counts.values() for c in m.values())))
-    report: dict = {"samples": len(samples), "labelled_entities": sum(len(s["entities"]) for s in samples)}
+    report: dict = {
+        "samples": len(samples),
+        "labelled_entities": sum(len(s["entities"]) for s in samples),
+    }
     report["per_entity"] = {
         t: {m: prf(counts[m]["tp"][t], counts[m]["fp"][t], counts[m]["fn"][t]) for m in modes}
         for t in types
     }
-    report["micro"] = {m: prf(*(sum(counts[m][k].values()) for k in ("tp", "fp", "fn"))) for m in modes}
+    report["micro"] = {
+        m: prf(*(sum(counts[m][k].values()) for k in ("tp", "fp", "fn"))) for m in modes
+    }
     report["per_language"] = {
-        lang: prf(*(sum(c[k].values()) for k in ("tp", "fp", "fn"))) for lang, c in sorted(by_lang.items())
+        lang: prf(*(sum(c[k].values()) for k in ("tp", "fp", "fn")))
+        for lang, c in sorted(by_lang.items())
     }
     report["per_language_entity"] = {
         lang: {t: prf(c["tp"][t], c["fp"][t], c["fn"][t]) for t in types if c["tp"][t] + c["fn"][t] + c["fp"][t]}
         for lang, c in sorted(by_lang.items())
     }  # fmt: skip
     report["negatives"] = {
-        k: {"spans": neg_total[k], "flagged": neg_hit[k], "fp_rate": round(neg_hit[k] / neg_total[k], 4)}
+        k: {
+            "spans": neg_total[k],
+            "flagged": neg_hit[k],
+            "fp_rate": round(neg_hit[k] / neg_total[k], 4),
+        }
         for k in sorted(neg_total)
     }
     missed = [t for t, m in report["per_entity"].items()
@@ -128,7 +140,9 @@ def evaluate(samples: list[dict], show_errors: bool = False) -> dict:
 
 def print_report(name: str, report: dict) -> None:
     """Plain-text tables: per entity, per language, per negative class."""
-    print(f"\n== {name}: {report['samples']} samples, {report['labelled_entities']} labelled entities")
+    print(
+        f"\n== {name}: {report['samples']} samples, {report['labelled_entities']} labelled entities"
+    )
     head = f"{'entity':<16}{'gold':>6}{'P exact':>9}{'R exact':>9}{'F1':>7}{'P ovl':>8}{'R ovl':>8}"
     print(head + "\n" + "-" * len(head))
     for ent, m in [*report["per_entity"].items(), ("MICRO", report["micro"])]:
@@ -150,8 +164,12 @@ def print_report(name: str, report: dict) -> None:
 def main() -> None:
     """Run every split and write JSON results."""
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--show-errors", choices=["dev", "holdout", "regression"], default=None,
-                    help="print every FP/FN of one split (tune on dev only)")
+    ap.add_argument(
+        "--show-errors",
+        choices=["dev", "holdout", "regression"],
+        default=None,
+        help="print every FP/FN of one split (tune on dev only)",
+    )
     args = ap.parse_args()
     generated = load(GENERATED)
     splits = {

@@ -168,7 +168,9 @@ HK_MOBILE = ["51", "52", "53", "54", "55", "56", "59", "60", "61", "62", "63", "
 
 def hk_phone(rng: Rng, landline: bool = False) -> str:
     """Hong Kong 8-digit numbers (OFCA: mobiles 5/6/7/9, fixed lines 2/3)."""
-    n = (rng.choice("23") if landline else rng.choice(HK_MOBILE)) + digits(rng, 8 - (1 if landline else 2))
+    n = (rng.choice("23") if landline else rng.choice(HK_MOBILE)) + digits(
+        rng, 8 - (1 if landline else 2)
+    )
     local = rng.choice([n, n, _grouped([n[:4], n[4:]], rng)])
     return rng.choice([
         local, local, local, f"+852 {n[:4]} {n[4:]}", f"+852-{n}", f"(852) {n[:4]} {n[4:]}",
@@ -261,7 +263,9 @@ def tracking_no(rng: Rng) -> str:
 def invoice_no(rng: Rng) -> str:
     """Taiwan e-invoice numbers (2 letters + 8 digits) and generic invoice ids."""
     letters = "".join(rng.choice(string.ascii_uppercase) for _ in range(2))
-    return rng.choice([f"{letters}-{digits(rng, 8)}", f"{letters}{digits(rng, 8)}", f"INV-{digits(rng, 6)}"])
+    return rng.choice(
+        [f"{letters}-{digits(rng, 8)}", f"{letters}{digits(rng, 8)}", f"INV-{digits(rng, 6)}"]
+    )
 
 
 def ubn_no(rng: Rng) -> str:
@@ -326,7 +330,9 @@ def otp(rng: Rng) -> str:
 
 def member_no(rng: Rng) -> str:
     """Membership numbers: 8 digits (HK-mobile-like) or 10 digits starting 09."""
-    return rng.choice([rng.choice("5679") + digits(rng, 7), "09" + digits(rng, 8), "M" + digits(rng, 7)])
+    return rng.choice(
+        [rng.choice("5679") + digits(rng, 7), "09" + digits(rng, 8), "M" + digits(rng, 7)]
+    )
 
 
 NEGATIVES: dict[str, Callable[[Rng], str]] = {

@@ -9,7 +9,7 @@ nearest word wins, after that clause cost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,6 +228,7 @@ class CjkContextEnhancer(ContextAwareEnhancer):
             positive, negative = self._matchers_for(recognizer)
             span = (text, result.start, result.end)
             pos = nearest_context(*span, positive, **window, cross_clauses=True)
+            pos = pos or _adjacent_verb(text, result.start, recognizer)
             if pos is not None and pos.clauses and _claimed(pos, result, raw_results):
                 pos = None
             neg = nearest_context(*span, negative, **window, cross_clauses=False)
@@ -253,6 +254,21 @@ class CjkContextEnhancer(ContextAwareEnhancer):
             ):  # fmt: skip
                 self._boost(result)
         return raw_results
+
+
+def _adjacent_verb(text: str, start: int, recognizer: EntityRecognizer) -> ContextHit | None:
+    """A verb that names the entity only right before it: "有問題打 6499 7404" (call)."""
+    verbs: Sequence[str] = getattr(recognizer, "ADJACENT_CONTEXT", ())
+    if not verbs:
+        return None
+    lo = max(0, start - 3)
+    before = text[lo:start]
+    stripped = before.rstrip(" :")
+    for verb in verbs:
+        if stripped.endswith(verb):
+            word_end = lo + len(stripped)
+            return ContextHit(start - word_end, 0, word_end - len(verb), word_end)
+    return None
 
 
 def _claimed(hit: ContextHit, result: RecognizerResult, others: list[RecognizerResult]) -> bool:
