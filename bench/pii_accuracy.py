@@ -8,22 +8,26 @@
 
 Exact match: same entity type and identical [start, end). Overlap match: same type and
 overlapping spans (one-to-one). Targets (issue 16): every type >= 0.97 exact precision and
-recall on the holdout split, no negative class above 2%. Prints tables, writes
-bench/results/pii_accuracy.json.
+recall on the holdout split, no negative class above 2%. The same splits are also scored with
+the detector of a baseline git ref (default: the merge base with main), in a subprocess, for
+a before/after table. Prints tables, writes bench/results/pii_accuracy.json.
 
-    .venv/bin/python bench/pii_accuracy.py [--show-errors dev]
+    .venv/bin/python bench/pii_accuracy.py [--show-errors dev] [--baseline REF | --no-baseline]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "bench"))
 
 from privacy.detection import scan_texts
 
@@ -161,9 +165,44 @@ def print_report(name: str, report: dict) -> None:
           f" {t['types_below'] or ''} {t['negative_classes_above'] or ''}")  # fmt: skip
 
 
+def baseline_reports(ref: str, splits: dict[str, list[dict]]) -> tuple[str, dict]:
+    """Score the splits with privacy/ of a git ref, in a fresh interpreter."""
+    from pii_speed import extract
+
+    with tempfile.TemporaryDirectory() as tmp:
+        commit = extract(ref, Path(tmp))
+        data = Path(tmp) / "splits.json"
+        data.write_text(json.dumps(splits, ensure_ascii=False), encoding="utf-8")
+        code = (
+            "import json,sys; sys.path.insert(0, sys.argv[1]); import privacy.detection; "
+            "sys.path.insert(1, sys.argv[2]); import pii_accuracy as a; "
+            "s = json.loads(open(sys.argv[3], encoding='utf-8').read()); "
+            "print(json.dumps({k: a.evaluate(v) for k, v in s.items()}))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, tmp, str(ROOT / "bench"), str(data)],
+            check=True, capture_output=True, text=True, cwd=tmp,
+        ).stdout  # fmt: skip
+    return commit, json.loads(out.strip().splitlines()[-1])
+
+
+def print_before_after(name: str, before: dict, after: dict) -> None:
+    """Exact precision/recall per type: baseline -> current."""
+    print(f"\n== {name}, before -> after (exact P / R)")
+    for t in sorted(set(before["per_entity"]) | set(after["per_entity"])):
+        b = before["per_entity"].get(t, {}).get("exact", {"precision": 1.0, "recall": 1.0})
+        a = after["per_entity"][t]["exact"]
+        print(f"{t:<16}P {b['precision']:.3f} -> {a['precision']:.3f}   "
+              f"R {b['recall']:.3f} -> {a['recall']:.3f}")  # fmt: skip
+    fl = {k: v["flagged"] for k, v in before["negatives"].items() if v["flagged"]}
+    print(f"negatives flagged before: {fl or 'none'}")
+
+
 def main() -> None:
     """Run every split and write JSON results."""
     ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--baseline", default=None, help="git ref (default: merge base with main)")
+    ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument(
         "--show-errors",
         choices=["dev", "holdout", "regression"],
@@ -183,6 +222,15 @@ def main() -> None:
         report = evaluate(subset, show_errors=args.show_errors == name)
         out["splits"][name] = report
         print_report(name, report)
+    if not args.no_baseline:
+        ref = args.baseline or subprocess.run(
+            ["git", "merge-base", "HEAD", "main"], cwd=ROOT, check=True, capture_output=True,
+            text=True,
+        ).stdout.strip()  # fmt: skip
+        commit, before = baseline_reports(ref, {k: v for k, v in splits.items() if k != "dev"})
+        out["baseline"] = {"ref": ref, "commit": commit, "splits": before}
+        for name, report in before.items():
+            print_before_after(name, report, out["splits"][name])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")

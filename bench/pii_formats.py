@@ -98,7 +98,9 @@ def cn_id(rng: Rng, valid: bool = True) -> str:
             break
     if not valid:
         return number[:-1] + rng.choice([c for c in "0123456789X" if c != number[-1]])
-    return number[:-1] + "x" if number.endswith("X") and rng.random() < 0.4 else number
+    if number.endswith("X") and rng.random() < 0.4:
+        number = number[:-1] + "x"
+    return f"{number[:6]} {number[6:14]} {number[14:]}" if rng.random() < 0.1 else number
 
 
 def card(rng: Rng, valid: bool = True) -> str:
@@ -139,7 +141,7 @@ def tw_mobile(rng: Rng) -> str:
     intl = _grouped([n[1:4], n[4:7], n[7:]], rng)
     return rng.choice([
         local, local, local, f"+886 {intl}", f"+886-{intl}", f"+886{n[1:]}",
-        f"00886 {n[1:]}", f"00886-{intl}", f"+886 (0){n[1:]}",
+        f"00886 {n[1:]}", f"00886-{intl}", f"+886 (0){n[1:]}", f"+886 {n}", f"886-{intl}",
     ])  # fmt: skip
 
 
@@ -174,7 +176,7 @@ def hk_phone(rng: Rng, landline: bool = False) -> str:
     local = rng.choice([n, n, _grouped([n[:4], n[4:]], rng)])
     return rng.choice([
         local, local, local, f"+852 {n[:4]} {n[4:]}", f"+852-{n}", f"(852) {n[:4]} {n[4:]}",
-        f"+852{n}", f"00852 {n}", f"(+852) {n[:4]}-{n[4:]}",
+        f"+852{n}", f"00852 {n}", f"(+852) {n[:4]}-{n[4:]}", f"852-{n}",
     ])  # fmt: skip
 
 
@@ -189,7 +191,7 @@ def cn_phone(rng: Rng) -> str:
     n = rng.choice(CN_PREFIXES) + digits(rng, 8)
     local = rng.choice([n, n, n, _grouped([n[:3], n[3:7], n[7:]], rng)])
     return rng.choice([local, local, local, f"+86 {local}", f"+86-{n[:3]}-{n[3:7]}-{n[7:]}",
-                       f"(+86){n}", f"0086 {n}", f"+86{n}"])  # fmt: skip
+                       f"(+86){n}", f"0086 {n}", f"+86{n}", f"86-{n}"])  # fmt: skip
 
 
 # --- e-mail, network, misc --------------------------------------------------------------
@@ -236,6 +238,7 @@ def dob(rng: Rng) -> str:
         f"{y}-{m:02d}-{d:02d}", f"{y}/{m}/{d}", f"{y}年{m}月{d}日", f"{d:02d}/{m:02d}/{y}",
         f"民國{roc}年{m}月{d}日", f"{roc}年{m}月{d}日", f"{roc}/{m:02d}/{d:02d}", f"{y}.{m:02d}.{d:02d}",
         f"{d} {mon[m - 1]} {y}", f"{mon[m - 1]} {d}, {y}", f"{y}{m:02d}{d:02d}", f"{roc}.{m}.{d}",
+        f"{roc:03d}{m:02d}{d:02d}", f"{roc:03d}/{m:02d}/{d:02d}",
     ])  # fmt: skip
 
 

@@ -42,6 +42,9 @@ def parse_birth_date(value: str) -> datetime.date | None:
     if month and len(nums) == 2:
         day, year = (nums[0], nums[1]) if lens[1] == 4 else (nums[1], nums[0])
         candidates.append((year, _MONTHS.index(month.group(1).lower()) + 1, day))
+    elif len(nums) == 1 and lens[0] == 7:  # ROC compact: 0420411
+        n = nums[0]
+        candidates.append((n // 10000 + 1911, n // 100 % 100, n % 100))
     elif len(nums) == 1 and lens[0] == 8:
         n = nums[0]
         candidates.append((n // 10000, n // 100 % 100, n % 100))
@@ -72,7 +75,8 @@ class BirthDateRecognizer(VeilPatternRecognizer):
         Pattern("dmy", NL + r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:19|20)[0-9]{2}" + NR, 0.3),
         # ROC (Minguo) years, with or without 民國: "民國79年5月6日", "42年4月11日".
         Pattern("roc", r"(?:(?:民國|民国)[ ]?|" + NL + r")(?:1[01][0-9]|[1-9][0-9])[ ]?年[ ]?" + _M + r"[ ]?月[ ]?" + _D + r"(?:[ ]?[日號号]|(?![0-9]))", 0.3),
-        Pattern("roc_numeric", NL + r"(?:[1-9][0-9]|1[01][0-9])[/.]" + _M + r"[/.]" + _D + NR, 0.3),
+        Pattern("roc_compact", NL + r"(?:0[1-9][0-9]|1[01][0-9])(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])" + NR, 0.3),
+        Pattern("roc_numeric", NL + r"(?:0?[1-9][0-9]|1[01][0-9])[/.]" + _M + r"[/.]" + _D + NR, 0.3),
         Pattern("compact", NL + r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])" + NR, 0.3),
         Pattern("d_month_y", L + _D + r"[ -]" + _MONTH_RX + r"[ -](?:19|20)[0-9]{2}" + R, 0.3),
         Pattern("month_d_y", L + _MONTH_RX + r" " + _D + r"(?:st|nd|rd|th)?,? (?:19|20)[0-9]{2}" + R, 0.3),

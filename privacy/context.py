@@ -29,7 +29,7 @@ PHONE_CONTEXT = (
     "簡訊", "短訊", "短信", "收件人", "收貨人", "收货人", "請打", "请打", "打給", "打给", "打俾",
     "撥打", "拨打", "撥", "拨", "微信", "phone", "telephone", "tel", "mobile", "cell", "call",
     "contact", "whatsapp", "wechat", "sms", "text", "fax", "hotline", "recipient", "consignee",
-    "reach", "ring",
+    "reach", "ring", "mob", "ph",
 )  # fmt: skip
 # Words that say a nearby number is a reference, not a phone or card.
 REFERENCE_CONTEXT = (

@@ -195,3 +195,34 @@ def test_roc_birth_dates_without_minguo(text: str, value: str) -> None:
 def test_roc_pattern_does_not_cut_a_western_year() -> None:
     assert found("生日 1942年4月11日") == [("BIRTH_DATE", "1942年4月11日")]
     assert found("預計114年3月5日出貨") == []
+
+
+# --- country codes as people type them, grouped PRC IDs, compact ROC dates ---------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("手機 +886 0912 345 678", ("TW_PHONE", "+886 0912 345 678")),  # trunk 0 kept
+        ("886-912-345-678", ("TW_PHONE", "886-912-345-678")),  # no + and no 00
+        ("852-61234567", ("HK_PHONE", "852-61234567")),
+        ("86-13812345678", ("CN_PHONE", "86-13812345678")),
+    ],
+)
+def test_country_codes_as_people_type_them(text: str, expected: tuple[str, str]) -> None:
+    assert found(text) == [expected]
+
+
+def test_a_bare_country_code_is_still_cut_by_an_adjacent_reference_word() -> None:
+    assert found("訂單 886-912-345-678") == []
+
+
+def test_prc_id_grouped_as_region_birth_date_sequence() -> None:
+    assert found("身份证 110105 19491231 002X") == [("CN_RESIDENT_ID", "110105 19491231 002X")]
+    assert found("身份证 110105 19491231 0021") == []
+
+
+def test_compact_and_zero_padded_roc_birth_dates() -> None:
+    assert found("出生年月日：0420411") == [("BIRTH_DATE", "0420411")]
+    assert found("生日 042/04/11") == [("BIRTH_DATE", "042/04/11")]
+    assert found("單號 0420411") == []
