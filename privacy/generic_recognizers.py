@@ -168,3 +168,9 @@ class CjkIpRecognizer(VeilRecognizerMixin, IpRecognizer):
             supported_language=supported_language,
         )
         self.global_regex_flags = FLAGS
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        """Not an address for ``ipaddress``, or an IPv6 shape without a digit ("a::b")."""
+        if ":" in pattern_text and not any(c.isdigit() for c in pattern_text):
+            return True
+        return bool(super().invalidate_result(pattern_text))

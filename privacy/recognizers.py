@@ -105,9 +105,8 @@ class CnResidentIdRecognizer(VeilPatternRecognizer):
     ENTITY = "CN_RESIDENT_ID"
     # A lower-case x check character is accepted on purpose: it is common in typed text.
     PATTERNS = (
-        Pattern("cn_ric", L + r"[1-9][0-9]{16}[0-9Xx]" + R, 0.5),
-        # Forms group it as region, birth date, sequence: "110101 19491231 002X".
-        Pattern("cn_ric_grouped", L + r"[1-9][0-9]{5} [0-9]{8} [0-9]{3}[0-9Xx]" + R, 0.5),
+        # Forms also group it as region, birth date, sequence: "110101 19491231 002X".
+        Pattern("cn_ric", L + r"[1-9][0-9]{5}([ ]?)[0-9]{8}\1[0-9]{3}[0-9Xx]" + R, 0.5),
     )
     CONTEXT = (*ID_CONTEXT, "公民身份号码")
     NEGATIVE_CONTEXT = ID_NEGATIVE_CONTEXT
@@ -159,8 +158,8 @@ class _PhoneRecognizer(VeilPatternRecognizer):
 
 # The trunk 0 is often kept after the country code ("+886 0912 345 678"); libphonenumber
 # drops it. A bare country code ("886-912-345-678") counts when a separator follows it.
-_TW_INTL = r"(?:\+|00)886[-. ]?(?:\(0\)[ ]?|0)?"
-_TW_CC = NL + r"886[- ](?:\(0\)[ ]?|0)?"
+_CC = r"(?:(?:\+|00){cc}[-. ]?|(?<![0-9][-. ]){cc}[- ])"
+_TW_INTL = _CC.format(cc="886") + r"(?:\(0\)[ ]?|0)?"
 # Dashes, spaces and dots all separate digit groups ("0960.568.321").
 _SEP = r"[-. ]?"
 
@@ -172,7 +171,6 @@ class TwPhoneRecognizer(_PhoneRecognizer):
     REGION = "TW"
     PATTERNS = (
         Pattern("tw_mobile_intl", L + _TW_INTL + r"9[0-9]{2}" + _SEP + r"[0-9]{3}" + _SEP + r"[0-9]{3}" + NR, 0.75),
-        Pattern("tw_mobile_cc", _TW_CC + r"9[0-9]{2}" + _SEP + r"[0-9]{3}" + _SEP + r"[0-9]{3}" + NR, 0.6),
         Pattern("tw_mobile", NL + r"09[0-9]{2}" + _SEP + r"[0-9]{3}" + _SEP + r"[0-9]{3}" + NR, 0.6),
         # 6-digit local numbers (037, 089) are also grouped 2+4; libphonenumber checks length.
         Pattern("tw_land_intl", L + _TW_INTL + r"[2-8][0-9]{0,2}" + _SEP + r"[0-9]{2,4}" + _SEP + r"[0-9]{3,4}" + NR, 0.7),
@@ -190,11 +188,9 @@ class HkPhoneRecognizer(_PhoneRecognizer):
     # Allocation tables move faster than libphonenumber releases; the prefix rule is ours.
     USE_PHONENUMBERS = False
     PATTERNS = (
-        Pattern("hk_intl", L + r"(?:\(\+?852\)|(?:\+|00)852)[-. ]?[235679][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.75),
-        Pattern("hk_cc", NL + r"852[- ][235679][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.6),
-        Pattern("hk_mobile", NL + r"[5679][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.4),
-        # Fixed lines (2/3): reported only next to a phone word.
-        Pattern("hk_fixed", NL + r"[23][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.3),
+        Pattern("hk_intl", L + r"(?:\(\+?852\)[-. ]?|" + _CC.format(cc="852") + r")[235679][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.75),
+        # Local numbers, mobile (5/6/7/9) or fixed (2/3): reported only with a phone word.
+        Pattern("hk_local", NL + r"[235679][0-9]{3}" + _SEP + r"[0-9]{4}" + NR, 0.4),
     )  # fmt: skip
     CONTEXT = (*PHONE_CONTEXT, "手提電話", "打俾", "聯絡我")
 
@@ -205,8 +201,7 @@ class CnPhoneRecognizer(_PhoneRecognizer):
     ENTITY = "CN_PHONE"
     REGION = "CN"
     PATTERNS = (
-        Pattern("cn_mobile_intl", L + r"(?:\(\+?86\)|(?:\+|00)86)[-. ]?1[3-9][0-9]" + _SEP + r"[0-9]{4}" + _SEP + r"[0-9]{4}" + NR, 0.75),
-        Pattern("cn_mobile_cc", NL + r"86[- ]1[3-9][0-9]" + _SEP + r"[0-9]{4}" + _SEP + r"[0-9]{4}" + NR, 0.6),
+        Pattern("cn_mobile_intl", L + r"(?:\(\+?86\)[-. ]?|" + _CC.format(cc="86") + r")1[3-9][0-9]" + _SEP + r"[0-9]{4}" + _SEP + r"[0-9]{4}" + NR, 0.75),
         Pattern("cn_mobile", NL + r"1[3-9][0-9]" + _SEP + r"[0-9]{4}" + _SEP + r"[0-9]{4}" + NR, 0.6),
     )  # fmt: skip
 
