@@ -9,7 +9,9 @@ nearest word wins, after that clause cost.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,21 +21,23 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-# Strong sentence breaks end a context window; commas, 、 and | end a clause. Plain string
-# scans: on these short windows they cost a fraction of a regex search.
-SENTENCE_BREAKS = "。！？!?\n；;"
-CLAUSE_ONLY_BREAKS = "，,、|"
-CLAUSE_BREAKS = SENTENCE_BREAKS + CLAUSE_ONLY_BREAKS
+# Strong sentence breaks end a context window; commas, 、 and | end a clause. These scans use
+# the standard ``re``: on short windows a character class there is several times faster.
+SENTENCE_BREAKS = re.compile(r"[。！？!?\n；;]")
+CLAUSE_BREAKS = re.compile(r"[。！？!?\n；;，,、|]")
+_CLAUSE_ONLY = re.compile(r"[，,、|]")
 
 
-def _after_last(s: str, chars: str) -> int:
-    """Index just after the last of ``chars`` in ``s`` (0 when there is none)."""
-    return max(s.rfind(c) for c in chars) + 1
+def _after_last(s: str, breaks: re.Pattern[str]) -> int:
+    """Index just after the last break in ``s`` (0 when there is none)."""
+    m = breaks.search(s[::-1])
+    return len(s) - m.start() if m else 0
 
 
-def _first(s: str, chars: str) -> int:
-    """Index of the first of ``chars`` in ``s`` (len(s) when there is none)."""
-    return min((i for i in (s.find(c) for c in chars) if i >= 0), default=len(s))
+def _first(s: str, breaks: re.Pattern[str]) -> int:
+    """Index of the first break in ``s`` (len(s) when there is none)."""
+    m = breaks.search(s)
+    return m.start() if m else len(s)
 
 
 PHONE_CONTEXT = (
@@ -136,7 +140,7 @@ def nearest_context(
     h = _reversed(matcher).search(prefix)  # the word nearest to the span
     if h:
         gap = prefix[h.end() :]
-        clauses = sum(gap.count(c) for c in CLAUSE_ONLY_BREAKS) if cross_clauses else 0
+        clauses = len(_CLAUSE_ONLY.findall(gap)) if cross_clauses else 0
         best = ContextHit(len(gap), clauses, lo + h.start(), lo + h.end())
     # A word after the span labels it only inside its clause: past a comma it labels what
     # follows ("此单 67372819，会员号码 …").
@@ -241,6 +245,7 @@ class CjkContextEnhancer(ContextAwareEnhancer):
     ) -> list[RecognizerResult]:
         """Adjust each result's score by the nearest positive or negative context word."""
         by_id = {r.id: r for r in recognizers}
+        spans = sorted((r.start, r.end) for r in raw_results)
         window = {"before": self.context_prefix_count, "after": self.context_suffix_count}
         undecided: list[tuple[RecognizerResult, frozenset[str]]] = []
         for result in raw_results:
@@ -252,7 +257,7 @@ class CjkContextEnhancer(ContextAwareEnhancer):
             span = (text, result.start, result.end)
             pos = nearest_context(*span, positive, **window, cross_clauses=True)
             pos = pos or _adjacent_verb(text, result.start, recognizer)
-            if pos is not None and pos.clauses and _claimed(pos, result, raw_results):
+            if pos is not None and pos.clauses and _claimed(pos, result, spans):
                 pos = None
             neg = nearest_context(*span, negative, **window, cross_clauses=False)
             if pos is not None and neg is not None:
@@ -294,10 +299,15 @@ def _adjacent_verb(text: str, start: int, recognizer: EntityRecognizer) -> Conte
     return None
 
 
-def _claimed(hit: ContextHit, result: RecognizerResult, others: list[RecognizerResult]) -> bool:
+def _claimed(hit: ContextHit, result: RecognizerResult, spans: list[tuple[int, int]]) -> bool:
     """True when another candidate lies between the context word and this span."""
     lo, hi = (hit.end, result.start) if hit.end <= result.start else (result.end, hit.start)
-    return any(o is not result and lo <= o.start and o.end <= hi for o in others)
+    i = bisect.bisect_left(spans, (lo, -1))
+    while i < len(spans) and spans[i][0] < hi:
+        if spans[i][1] <= hi and spans[i] != (result.start, result.end):
+            return True
+        i += 1
+    return False
 
 
 _LIST_GAP = regex.compile(r"[ ,，、/|]*(?:或者?|和|及|(?i:or|and))?[ ,，、/|]*")
