@@ -75,9 +75,9 @@ class BirthDateRecognizer(VeilPatternRecognizer):
         Pattern("dmy", NL + r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:19|20)[0-9]{2}" + NR, 0.3),
         # ROC (Minguo) years, with or without 民國: "民國79年5月6日", "42年4月11日".
         Pattern("roc", r"(?:(?:民國|民国)[ ]?|" + NL + r")(?:1[01][0-9]|[1-9][0-9])[ ]?年[ ]?" + _M + r"[ ]?月[ ]?" + _D + r"(?:[ ]?[日號号]|(?![0-9]))", 0.3),
-        Pattern("roc_compact", NL + r"(?:0[1-9][0-9]|1[01][0-9])(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])" + NR, 0.3),
         Pattern("roc_numeric", NL + r"(?:0?[1-9][0-9]|1[01][0-9])[/.]" + _M + r"[/.]" + _D + NR, 0.3),
-        Pattern("compact", NL + r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])" + NR, 0.3),
+        # 8 digits, or 7 with a zero-padded ROC year ("0420411").
+        Pattern("compact", NL + r"(?:(?:19|20)[0-9]{2}|0[1-9][0-9]|1[01][0-9])(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])" + NR, 0.3),
         Pattern("d_month_y", L + _D + r"[ -]" + _MONTH_RX + r"[ -](?:19|20)[0-9]{2}" + R, 0.3),
         Pattern("month_d_y", L + _MONTH_RX + r" " + _D + r"(?:st|nd|rd|th)?,? (?:19|20)[0-9]{2}" + R, 0.3),
     )  # fmt: skip

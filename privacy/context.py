@@ -274,11 +274,18 @@ class CjkContextEnhancer(ContextAwareEnhancer):
                 related: frozenset[str] = getattr(recognizer, "RELATED_ENTITIES", frozenset())
                 if related:
                     undecided.append((result, related))
+        if not undecided:
+            return raw_results
+        ordered = sorted(raw_results, key=lambda r: r.start)
+        starts = [r.start for r in ordered]
         for result, related in undecided:
+            # Only neighbours can be listed together: phone spans are far shorter than 64.
+            lo = bisect.bisect_left(starts, result.start - 64)
+            hi = bisect.bisect_right(starts, result.end + 9)
             if any(
                 other is not result and other.entity_type in related and other.score >= 0.5
                 and _listed_together(text, result, other)
-                for other in raw_results
+                for other in ordered[lo:hi]
             ):  # fmt: skip
                 self._boost(result)
         return raw_results

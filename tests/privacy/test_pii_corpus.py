@@ -104,3 +104,12 @@ def test_holdout_meets_the_issue_targets(samples: list[dict]) -> None:
         report["target"]["types_below"] == [] and report["target"]["negative_classes_above"] == []
     )
     assert len(report["per_entity"]) >= 10  # every type is scored, not only the easy ones
+
+
+def test_the_prefilter_passes_every_generated_text_with_a_finding(samples: list[dict]) -> None:
+    from privacy.prefilter import may_hold_pii
+
+    texts = [s["text"] for s in samples]
+    flagged = [t for t, found in zip(texts, scan_texts(texts)) if found]
+    assert len(flagged) > 1500
+    assert [t for t in flagged if not may_hold_pii(t)] == []
