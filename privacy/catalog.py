@@ -42,20 +42,14 @@ class DecidedBy(StrEnum):
 
 
 SENSITIVITY: dict[PiiCategory, str] = {
-    PiiCategory.GOVERNMENT_ID: "high",
-    PiiCategory.FINANCIAL: "high",
-    PiiCategory.CONTACT: "medium",
-    PiiCategory.BIRTH_DATE: "medium",
-    PiiCategory.LOCATION: "medium",
-    PiiCategory.FREE_TEXT: "medium",
-    PiiCategory.NON_PII: "low",
+    PiiCategory.GOVERNMENT_ID: "high", PiiCategory.FINANCIAL: "high",
+    PiiCategory.CONTACT: "medium", PiiCategory.BIRTH_DATE: "medium", PiiCategory.LOCATION: "medium",
+    PiiCategory.FREE_TEXT: "medium", PiiCategory.NON_PII: "low",
 }
 ENTITY_CATEGORIES: dict[str, PiiCategory] = {
     **dict.fromkeys(("TW_NATIONAL_ID", "HK_ID", "CN_RESIDENT_ID"), PiiCategory.GOVERNMENT_ID),
-    **dict.fromkeys(
-        ("TW_PHONE", "HK_PHONE", "CN_PHONE", "EMAIL_ADDRESS", "LINE_USER_ID", "IP_ADDRESS"),
-        PiiCategory.CONTACT,
-    ),
+    **dict.fromkeys(("TW_PHONE", "HK_PHONE", "CN_PHONE", "EMAIL_ADDRESS", "LINE_USER_ID", "IP_ADDRESS"),
+                    PiiCategory.CONTACT),
     **dict.fromkeys(("CREDIT_CARD", "IBAN_CODE"), PiiCategory.FINANCIAL),
     "BIRTH_DATE": PiiCategory.BIRTH_DATE,
 }
@@ -78,9 +72,8 @@ def parse_category(value: str) -> PiiCategory:
     try:
         return PiiCategory(value)
     except ValueError as exc:
-        raise CatalogError(
-            "unknown_category", f"category must be one of {', '.join(c.value for c in PiiCategory)}"
-        ) from exc
+        raise CatalogError("unknown_category",
+                           f"category must be one of {', '.join(c.value for c in PiiCategory)}") from exc
 
 
 def validate_key(key: str) -> str:
@@ -133,9 +126,7 @@ def classify_key(key: str, samples: list[Any]) -> tuple[PiiCategory, DecidedBy]:
 class CatalogService:
     """Classifies keys at ingestion, answers categories on read, applies admin overrides."""
 
-    def __init__(
-        self, *, repo: CatalogRepository, sample_values: int = 5, refresh_seconds: float = 5.0
-    ) -> None:
+    def __init__(self, *, repo: CatalogRepository, sample_values: int = 5, refresh_seconds: float = 5.0) -> None:
         self.repo = repo
         self.sample_values = sample_values
         self.refresh_seconds = refresh_seconds
@@ -169,9 +160,7 @@ class CatalogService:
             return PiiCategory(entry.category)
         return category_by_name(key) or PiiCategory.FREE_TEXT
 
-    def classify(
-        self, *, workspace: str, samples: Mapping[tuple[str, str], list[Any]]
-    ) -> dict[tuple[str, str], PiiCategory]:
+    def classify(self, *, workspace: str, samples: Mapping[tuple[str, str], list[Any]]) -> dict[tuple[str, str], PiiCategory]:
         """Categories of the keys seen in a batch; keys new to the catalog are classified and stored.
 
         `samples` maps (scope, key) to the key's values in this batch (first ones first)."""
@@ -187,26 +176,14 @@ class CatalogService:
                 out[(scope, key)] = PiiCategory.FREE_TEXT  # odd keys are scanned, never catalogued
                 continue
             if not values and category_by_name(key) is None:
-                out[(scope, key)] = (
-                    PiiCategory.FREE_TEXT
-                )  # nothing to judge yet: decide when values come
+                out[(scope, key)] = PiiCategory.FREE_TEXT  # nothing to judge yet: decide when values come
                 continue
             category, decided_by = classify_key(key, values[: self.sample_values])
             out[(scope, key)] = category
-            rows.append(
-                {
-                    "scope": scope,
-                    "key": key,
-                    "category": category.value,
-                    "sensitivity": SENSITIVITY[category],
-                    "decided_by": decided_by.value,
-                    "actor": None,
-                }
-            )
+            rows.append({"scope": scope, "key": key, "category": category.value,
+                         "sensitivity": SENSITIVITY[category], "decided_by": decided_by.value, "actor": None})
         if rows:
-            stored = self.repo.insert_if_absent(
-                workspace=workspace, rows=rows, now=datetime.now(UTC)
-            )
+            stored = self.repo.insert_if_absent(workspace=workspace, rows=rows, now=datetime.now(UTC))
             self._remember(workspace, stored)
             # Another worker may have decided first (or an admin): the stored decision counts.
             out.update({(e.scope, e.key): PiiCategory(e.category) for e in stored})
@@ -216,21 +193,14 @@ class CatalogService:
         """The catalog for review (read from the store, not the cache)."""
         return self.repo.entries(workspace=workspace, scope=scope.value if scope else None)
 
-    def set_category(
-        self, *, workspace: str, scope: CatalogScope, key: str, category: str, actor: str
-    ) -> tuple[CatalogEntry, str | None]:
+    def set_category(self, *, workspace: str, scope: CatalogScope, key: str, category: str,
+                     actor: str) -> tuple[CatalogEntry, str | None]:
         """An admin override; returns the entry and the previous category."""
         cat = parse_category(category)
         validate_key(key)
-        entry, previous = self.repo.set_override(
-            workspace=workspace,
-            scope=scope.value,
-            key=key,
-            category=cat.value,
-            sensitivity=SENSITIVITY[cat],
-            actor=actor,
-            now=datetime.now(UTC),
-        )
+        entry, previous = self.repo.set_override(workspace=workspace, scope=scope.value, key=key,
+                                                 category=cat.value, sensitivity=SENSITIVITY[cat], actor=actor,
+                                                 now=datetime.now(UTC))
         self.entries(workspace=workspace)
         self._remember(workspace, [entry])
         return entry, previous

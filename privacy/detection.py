@@ -16,15 +16,7 @@ from privacy.context import CjkContextEnhancer
 from privacy.prefilter import may_hold_pii
 from privacy.recognizers import build_recognizers
 
-__all__ = [
-    "ENTITIES",
-    "PiiFinding",
-    "contains_pii",
-    "may_hold_pii",
-    "normalize",
-    "scan_text",
-    "scan_texts",
-]
+__all__ = ["ENTITIES", "PiiFinding", "contains_pii", "may_hold_pii", "normalize", "scan_text", "scan_texts"]
 
 # One routing key for mixed zh/en text; "zh" is registered too for direct engine users.
 LANGUAGE = "en"
@@ -171,11 +163,8 @@ def scan_texts(texts: Sequence[str], *, min_score: float = 0.5) -> list[list[Pii
         if end > len(norms[i].text):
             continue  # would span a separator: not a finding of any one text
         src_start, src_end = norms[i].to_source(start, end)
-        per_text[i].append(
-            PiiFinding(
-                r.entity_type, src_start, src_end, round(r.score, 4), texts[i][src_start:src_end]
-            )
-        )
+        per_text[i].append(PiiFinding(r.entity_type, src_start, src_end, round(r.score, 4),
+                                      texts[i][src_start:src_end]))
     return [_resolve_overlaps(f) for f in per_text]
 
 

@@ -61,32 +61,15 @@ class ErasureReport:
         return asdict(self)
 
 
-def erase_profile(
-    *,
-    vault: FieldVault,
-    repo: ErasureRepository,
-    audit: AuditService,
-    suppress: bool,
-    workspace: str,
-    profile_id: str,
-    actor: str,
-    reason: str,
-    actor_kind: str = "user",
-) -> ErasureReport:
+def erase_profile(*, vault: FieldVault, repo: ErasureRepository, audit: AuditService, suppress: bool,
+                  workspace: str, profile_id: str, actor: str, reason: str,
+                  actor_kind: str = "user") -> ErasureReport:
     """Crypto-shred a person (their whole merged cluster) and purge their data from the live graph."""
     reason = reason.strip()
-    generated = (
-        DSR_REASON.fullmatch(reason) is not None
-    )  # a Veil case id: random hex, not personal data
-    if (
-        not REASON.fullmatch(reason)
-        or "@" in reason
-        or (not generated and re.search(r"\d{7,}", reason))
-    ):
-        raise ValueError(
-            "reason must be a case reference of 1-100 letters, digits or _.:/+=,- "
-            "(e.g. DSR-2026-0042), never personal data"
-        )
+    generated = DSR_REASON.fullmatch(reason) is not None  # a Veil case id: random hex, not personal data
+    if not REASON.fullmatch(reason) or "@" in reason or (not generated and re.search(r"\d{7,}", reason)):
+        raise ValueError("reason must be a case reference of 1-100 letters, digits or _.:/+=,- "
+                         "(e.g. DSR-2026-0042), never personal data")
     cluster = repo.cluster(workspace=workspace, profile_id=profile_id)
     if cluster is None:
         raise ProfileNotFound(profile_id)
@@ -94,33 +77,18 @@ def erase_profile(
 
     def event(outcome: str, **extra: int | str | bool) -> AuditEvent:
         return AuditEvent.create(
-            workspace=workspace,
-            actor=actor,
-            actor_kind=actor_kind,
-            action=AuditAction.DSR,
-            resource="profile.erasure",
-            subject=cluster.root,
-            decision=Decision.ALLOW,
-            reason=outcome,
-            extra={"requested_for": profile_id, "reason": reason, **extra},
-        )
+            workspace=workspace, actor=actor, actor_kind=actor_kind, action=AuditAction.DSR,
+            resource="profile.erasure", subject=cluster.root, decision=Decision.ALLOW, reason=outcome,
+            extra={"requested_for": profile_id, "reason": reason, **extra})
 
     audit.record(event("erasure_started", profiles=len(cluster.profile_ids)))
     shredded = vault.shred(cluster.profile_ids)
     counts = repo.purge(workspace=workspace, cluster=cluster, suppress=suppress)
     report = ErasureReport(
-        profile_id=cluster.root,
-        profiles_erased=len(cluster.profile_ids),
-        keys_shredded=shredded,
+        profile_id=cluster.root, profiles_erased=len(cluster.profile_ids), keys_shredded=shredded,
         identifiers_deleted=counts.identifiers,
         identifiers_suppressed=len(cluster.identifier_keys) if suppress else 0,
-        interactions_deleted=counts.interactions,
-        segment_memberships_removed=counts.memberships,
-        merges_scrubbed=counts.merges,
-        conflicts_scrubbed=counts.conflicts,
-        already_erased=already,
-    )
-    audit.record(
-        event("erased", **{k: v for k, v in report.as_dict().items() if k != "profile_id"})
-    )
+        interactions_deleted=counts.interactions, segment_memberships_removed=counts.memberships,
+        merges_scrubbed=counts.merges, conflicts_scrubbed=counts.conflicts, already_erased=already)
+    audit.record(event("erased", **{k: v for k, v in report.as_dict().items() if k != "profile_id"}))
     return report

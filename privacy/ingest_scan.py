@@ -63,18 +63,14 @@ def parse_policy(data: Any) -> IngestPolicy:
     for section, needed in required.items():
         raw = data.get(section)
         if not isinstance(raw, dict):
-            raise IngestPolicyError(
-                f"ingest policy: '{section}' must be an object of category -> action"
-            )
+            raise IngestPolicyError(f"ingest policy: '{section}' must be an object of category -> action")
         parsed: dict[PiiCategory, Action] = {}
         for cat, action in raw.items():
             try:
                 parsed[PiiCategory(cat)] = Action(action)
             except ValueError as exc:
-                raise IngestPolicyError(
-                    f"ingest policy {section}.{cat}: unknown category or action {action!r}; "
-                    f"actions are {', '.join(a.value for a in Action)}"
-                ) from exc
+                raise IngestPolicyError(f"ingest policy {section}.{cat}: unknown category or action {action!r}; "
+                                 f"actions are {', '.join(a.value for a in Action)}") from exc
         missing = sorted(c.value for c in needed - set(parsed))
         if missing:
             raise IngestPolicyError(f"ingest policy {section}: no action for {', '.join(missing)}")
@@ -137,38 +133,27 @@ class IngestScanner:
         self.policy = policy
         self.hmac_key = hmac_key
 
-    def scan_batch(
-        self, *, workspace: str, events: Sequence[tuple[dict[str, Any], ...]]
-    ) -> list[ScannedEvent]:
+    def scan_batch(self, *, workspace: str, events: Sequence[tuple[dict[str, Any], ...]]) -> list[ScannedEvent]:
         """One result per (traits, properties[, context traits]) tuple, in order. Free text of the
         whole batch is scanned in one recognizer pass."""
         events = [(e[0], e[1], e[2] if len(e) > 2 else {}) for e in events]
         limit = self.catalog.sample_values
         samples: dict[tuple[str, str], list[Any]] = {}
         for traits, properties, context_traits in events:
-            for scope, bag in (
-                (CatalogScope.TRAIT.value, traits),
-                (CatalogScope.PROPERTY.value, properties),
-                (CatalogScope.TRAIT.value, context_traits),
-            ):
+            for scope, bag in ((CatalogScope.TRAIT.value, traits), (CatalogScope.PROPERTY.value, properties),
+                               (CatalogScope.TRAIT.value, context_traits)):
                 for key, value in bag.items():
                     got = samples.setdefault((scope, key), [])
                     if len(got) < limit and value not in (None, ""):
                         got.append(value)
         categories = self.catalog.classify(workspace=workspace, samples=samples)
         pending = [self._fields(*event, categories) for event in events]
-        waiting = [
-            (p, bag, key, text)
-            for p in pending
-            if p.refusal is None and p.texts
-            for bag, key, text in p.texts
-        ]
+        waiting = [(p, bag, key, text) for p in pending if p.refusal is None and p.texts
+                   for bag, key, text in p.texts]
         if waiting:
             from privacy.detection import scan_texts  # Presidio loads on first use, not at import
 
-            for (p, bag, key, text), findings in zip(
-                waiting, scan_texts([w[3] for w in waiting]), strict=True
-            ):
+            for (p, bag, key, text), findings in zip(waiting, scan_texts([w[3] for w in waiting]), strict=True):
                 if p.refusal is not None or not findings:
                     continue
                 p.findings += len(findings)
@@ -176,27 +161,17 @@ class IngestScanner:
                     p.put(bag, key, self._apply_findings(f"{_WHERE[bag]}.{key}", text, findings))
                 except _Rejected as exc:
                     p.refusal = exc.refusal
-        return [
-            ScannedEvent(traits, properties, p.refusal, p.findings, ctx)
-            if p.refusal is not None
-            else ScannedEvent(p.traits, p.properties, None, p.findings, p.context_traits)
-            for (traits, properties, ctx), p in zip(events, pending, strict=True)
-        ]
+        return [ScannedEvent(traits, properties, p.refusal, p.findings, ctx) if p.refusal is not None
+                else ScannedEvent(p.traits, p.properties, None, p.findings, p.context_traits)
+                for (traits, properties, ctx), p in zip(events, pending, strict=True)]
 
-    def _fields(
-        self,
-        traits: dict[str, Any],
-        properties: dict[str, Any],
-        context_traits: dict[str, Any],
-        categories: dict[tuple[str, str], PiiCategory],
-    ) -> _Pending:
+    def _fields(self, traits: dict[str, Any], properties: dict[str, Any], context_traits: dict[str, Any],
+                categories: dict[tuple[str, str], PiiCategory]) -> _Pending:
         """Whole-value actions now; free text that may hold PII is queued for the batch scan."""
         p = _Pending(traits, properties, context_traits)
-        for scope, bag, values in (
-            (CatalogScope.TRAIT, "traits", traits),
-            (CatalogScope.PROPERTY, "properties", properties),
-            (CatalogScope.TRAIT, "context_traits", context_traits),
-        ):
+        for scope, bag, values in ((CatalogScope.TRAIT, "traits", traits),
+                                   (CatalogScope.PROPERTY, "properties", properties),
+                                   (CatalogScope.TRAIT, "context_traits", context_traits)):
             for key, value in values.items():
                 if value is None:
                     continue
@@ -204,22 +179,14 @@ class IngestScanner:
                 action = self.policy.fields[category]
                 where = f"{_WHERE[bag]}.{key}"
                 if action is Action.REJECT:
-                    p.refusal = Refusal(
-                        REJECT_CODE,
-                        f"{where} is {category.value} data, which the privacy "
-                        "policy does not accept",
-                        where,
-                    )
+                    p.refusal = Refusal(REJECT_CODE, f"{where} is {category.value} data, which the privacy "
+                                                     "policy does not accept", where)
                     return p
                 if action is Action.REDACT:
                     p.put(bag, key, f"<{category.value.upper()}>")
                 elif action is Action.TOKENIZE:
                     p.put(bag, key, mask_value("hmac", value, key=self.hmac_key))
-                elif (
-                    category is PiiCategory.FREE_TEXT
-                    and isinstance(value, str)
-                    and may_hold_pii(value)
-                ):
+                elif category is PiiCategory.FREE_TEXT and isinstance(value, str) and may_hold_pii(value):
                     p.texts = [*(p.texts or []), (bag, key, value)]
         return p
 
@@ -230,21 +197,15 @@ class IngestScanner:
             category = ENTITY_CATEGORIES.get(f.entity_type, PiiCategory.FREE_TEXT)
             action = self.policy.free_text_findings.get(category, Action.REDACT)
             if action is Action.REJECT:
-                raise _Rejected(
-                    Refusal(
-                        REJECT_CODE,
-                        f"{where} contains a {f.entity_type}, which the privacy "
-                        "policy does not accept in free text",
-                        where,
-                    )
-                )
+                raise _Rejected(Refusal(REJECT_CODE, f"{where} contains a {f.entity_type}, which the privacy "
+                                                     "policy does not accept in free text", where))
             if action is Action.REDACT:
                 replacement = f"<{f.entity_type}>"
             elif action is Action.TOKENIZE:
                 replacement = mask_value("hmac", f.text, key=self.hmac_key)
             else:
                 continue
-            parts.append(text[pos : f.start])
+            parts.append(text[pos:f.start])
             parts.append(replacement)
             pos = f.end
         if not parts:

@@ -53,9 +53,7 @@ class LocalKeyProvider:
 
     def __init__(self, kek: bytes) -> None:
         if len(kek) != KEY_BYTES:
-            raise KeyMaterialError(
-                f"the key-encryption key must be {KEY_BYTES} bytes, got {len(kek)}"
-            )
+            raise KeyMaterialError(f"the key-encryption key must be {KEY_BYTES} bytes, got {len(kek)}")
         self._aead = AESGCM(kek)
         self.kek_id = "local:" + hashlib.sha256(b"veil-kek-id" + kek).hexdigest()[:16]
 
@@ -79,9 +77,7 @@ def _decode_key(text: str, what: str) -> bytes:
     return raw
 
 
-def read_key(
-    value: str | None, path: Path | None, *, default: str, what: str
-) -> tuple[bytes, bool]:
+def read_key(value: str | None, path: Path | None, *, default: str, what: str) -> tuple[bytes, bool]:
     """Key bytes from a file (wins), a value, or the development default; and whether it is the default."""
     if path is not None:
         try:
@@ -101,12 +97,8 @@ def kek_from_settings(settings: CryptoSettings) -> tuple[LocalKeyProvider, bool]
 
 def blind_key_from_settings(settings: CryptoSettings) -> tuple[bytes, bool]:
     """The blind-index HMAC key and whether it is the development key."""
-    return read_key(
-        settings.blind_index_key,
-        settings.blind_index_key_file,
-        default=DEV_BLIND_INDEX_KEY,
-        what="VEIL_CRYPTO_BLIND_INDEX_KEY",
-    )
+    return read_key(settings.blind_index_key, settings.blind_index_key_file, default=DEV_BLIND_INDEX_KEY,
+                    what="VEIL_CRYPTO_BLIND_INDEX_KEY")
 
 
 def new_key_text() -> str:
@@ -170,9 +162,7 @@ class SqliteKeyStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         new = not path.exists()
-        self._conn = sqlite3.connect(
-            str(path), timeout=30, check_same_thread=False, isolation_level=None
-        )
+        self._conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
         if new:
             os.chmod(path, 0o600)
         self._lock = threading.Lock()
@@ -193,13 +183,10 @@ class SqliteKeyStore:
         ids = list(dict.fromkeys(key_ids))
         out: dict[str, WrappedKey] = {}
         for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
+            chunk = ids[i:i + 500]
             marks = ",".join("?" * len(chunk))
-            for k in self._rows(
-                f"SELECT key_id, workspace, wrapped, kek_id FROM data_keys "
-                f"WHERE key_id IN ({marks})",
-                chunk,
-            ):
+            for k in self._rows(f"SELECT key_id, workspace, wrapped, kek_id FROM data_keys "
+                                f"WHERE key_id IN ({marks})", chunk):
                 out[k.key_id] = k
         return out
 
@@ -220,17 +207,13 @@ class SqliteKeyStore:
     def put_many(self, keys: Iterable[WrappedKey]) -> None:
         """Insert new keys in one transaction (existing ids are left alone)."""
         now = datetime.now(UTC).isoformat()
-        rows: list[tuple[object, ...]] = [
-            (k.key_id, k.workspace, k.wrapped, k.kek_id, now) for k in keys
-        ]
+        rows: list[tuple[object, ...]] = [(k.key_id, k.workspace, k.wrapped, k.kek_id, now) for k in keys]
         if rows:
             self._write_many("INSERT OR IGNORE INTO data_keys VALUES (?, ?, ?, ?, ?)", rows)
 
     def delete_many(self, key_ids: Iterable[str]) -> int:
         """Delete keys in one transaction; returns how many existed."""
-        deleted = self._write_many(
-            "DELETE FROM data_keys WHERE key_id = ?", [(k,) for k in dict.fromkeys(key_ids)]
-        )
+        deleted = self._write_many("DELETE FROM data_keys WHERE key_id = ?", [(k,) for k in dict.fromkeys(key_ids)])
         with self._lock:
             # Deleted pages may linger in the file and its WAL: overwrite them now.
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -245,11 +228,8 @@ class SqliteKeyStore:
         """Every key in key-id order, `batch` at a time."""
         after = ""
         while True:
-            rows = self._rows(
-                "SELECT key_id, workspace, wrapped, kek_id FROM data_keys WHERE key_id > ? "
-                "ORDER BY key_id LIMIT ?",
-                (after, batch),
-            )
+            rows = self._rows("SELECT key_id, workspace, wrapped, kek_id FROM data_keys WHERE key_id > ? "
+                              "ORDER BY key_id LIMIT ?", (after, batch))
             if not rows:
                 return
             yield rows
@@ -257,10 +237,8 @@ class SqliteKeyStore:
 
     def replace_many(self, keys: Iterable[WrappedKey]) -> None:
         """Overwrite the wrapped form and KEK id of existing keys in one transaction."""
-        self._write_many(
-            "UPDATE data_keys SET wrapped = ?, kek_id = ? WHERE key_id = ?",
-            [(k.wrapped, k.kek_id, k.key_id) for k in keys],
-        )
+        self._write_many("UPDATE data_keys SET wrapped = ?, kek_id = ? WHERE key_id = ?",
+                         [(k.wrapped, k.kek_id, k.key_id) for k in keys])
 
     def close(self) -> None:
         """Close the file."""
@@ -277,14 +255,8 @@ class RotationReport:
     new_kek_id: str
 
 
-def rotate_kek(
-    *,
-    store: DataKeyStore,
-    old: KeyProvider,
-    new: KeyProvider,
-    batch: int = 1000,
-    progress: Callable[[int], None] | None = None,
-) -> RotationReport:
+def rotate_kek(*, store: DataKeyStore, old: KeyProvider, new: KeyProvider, batch: int = 1000,
+               progress: Callable[[int], None] | None = None) -> RotationReport:
     """Rewrap every data key from the old KEK to the new one, batch by batch (resumable:
     keys already under the new KEK are skipped)."""
     rewrapped = skipped = 0
@@ -295,14 +267,10 @@ def rotate_kek(
                 skipped += 1
                 continue
             if k.kek_id != old.kek_id:
-                raise KeyMaterialError(
-                    f"data key {k.key_id} is wrapped by {k.kek_id}, which is neither the current "
-                    f"KEK ({old.kek_id}) nor the new one"
-                )
+                raise KeyMaterialError(f"data key {k.key_id} is wrapped by {k.kek_id}, which is neither the current "
+                                f"KEK ({old.kek_id}) nor the new one")
             data_key = old.unwrap(k.wrapped, key_id=k.key_id)
-            out.append(
-                WrappedKey(k.key_id, k.workspace, new.wrap(data_key, key_id=k.key_id), new.kek_id)
-            )
+            out.append(WrappedKey(k.key_id, k.workspace, new.wrap(data_key, key_id=k.key_id), new.kek_id))
         store.replace_many(out)
         rewrapped += len(out)
         if progress is not None:

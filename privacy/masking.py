@@ -38,162 +38,34 @@ class PiiCategory(StrEnum):
 # (`phoneNumber`, `Phone-Number` and `phone_number` are one name); the trait catalog
 # (privacy/catalog.py) records the decision per workspace and lets an admin override it.
 TRAIT_CATEGORIES: dict[str, PiiCategory] = {
-    **dict.fromkeys(
-        (
-            "email",
-            "phone",
-            "mobile",
-            "phone_number",
-            "cellphone",
-            "cell_phone",
-            "mobile_phone",
-            "telephone",
-            "tel",
-            "name",
-            "full_name",
-            "first_name",
-            "last_name",
-            "line_user_id",
-            "line_id",
-            "手機",
-            "手机",
-            "電話",
-            "电话",
-            "行動電話",
-            "聯絡電話",
-            "手提電話",
-            "電郵",
-            "電子郵件",
-            "电子邮件",
-            "信箱",
-            "姓名",
-            "名字",
-        ),
-        PiiCategory.CONTACT,
-    ),
-    **dict.fromkeys(
-        (
-            "national_id",
-            "tw_id",
-            "hkid",
-            "id_number",
-            "passport",
-            "passport_number",
-            "身分證",
-            "身份證",
-            "身分證字號",
-            "身份證號碼",
-            "身份证",
-            "身份证号",
-            "證件號碼",
-            "護照",
-            "护照",
-        ),
-        PiiCategory.GOVERNMENT_ID,
-    ),
-    **dict.fromkeys(
-        (
-            "card_number",
-            "credit_card",
-            "iban",
-            "bank_account",
-            "信用卡",
-            "卡號",
-            "卡号",
-            "銀行帳號",
-        ),
-        PiiCategory.FINANCIAL,
-    ),
-    **dict.fromkeys(
-        (
-            "address",
-            "street",
-            "city",
-            "district",
-            "postal_code",
-            "postcode",
-            "zip",
-            "zip_code",
-            "地址",
-            "住址",
-            "通訊地址",
-            "地区",
-            "地區",
-            "郵遞區號",
-            "邮编",
-        ),
-        PiiCategory.LOCATION,
-    ),
-    **dict.fromkeys(
-        (
-            "birthday",
-            "birth_date",
-            "birthdate",
-            "date_of_birth",
-            "dob",
-            "生日",
-            "出生日期",
-            "出生年月日",
-        ),
-        PiiCategory.BIRTH_DATE,
-    ),
-    **dict.fromkeys(
-        (
-            "member_tier",
-            "tier",
-            "plan",
-            "language",
-            "locale",
-            "currency",
-            "store_id",
-            "member_since",
-            "signup_channel",
-            "會員等級",
-            "会员等级",
-            # Segment e-commerce properties
-            "order_id",
-            "product_id",
-            "products",
-            "sku",
-            "revenue",
-            "total",
-            "price",
-            "quantity",
-            "category",
-            "coupon",
-            "discount",
-            "shipping",
-            "tax",
-            "brand",
-            "variant",
-            "cart_id",
-            "checkout_id",
-        ),
-        PiiCategory.NON_PII,
-    ),
-    **dict.fromkeys(
-        ("notes", "note", "comment", "comments", "message", "description", "備註", "备注", "留言"),
-        PiiCategory.FREE_TEXT,
-    ),
+    **dict.fromkeys(("email", "phone", "mobile", "phone_number", "cellphone", "cell_phone", "mobile_phone",
+                     "telephone", "tel", "name", "full_name", "first_name", "last_name", "line_user_id", "line_id",
+                     "手機", "手机", "電話", "电话", "行動電話", "聯絡電話", "手提電話", "電郵", "電子郵件", "电子邮件",
+                     "信箱", "姓名", "名字"), PiiCategory.CONTACT),
+    **dict.fromkeys(("national_id", "tw_id", "hkid", "id_number", "passport", "passport_number",
+                     "身分證", "身份證", "身分證字號", "身份證號碼", "身份证", "身份证号", "證件號碼", "護照", "护照"),
+                    PiiCategory.GOVERNMENT_ID),
+    **dict.fromkeys(("card_number", "credit_card", "iban", "bank_account", "信用卡", "卡號", "卡号", "銀行帳號"),
+                    PiiCategory.FINANCIAL),
+    **dict.fromkeys(("address", "street", "city", "district", "postal_code", "postcode", "zip", "zip_code",
+                     "地址", "住址", "通訊地址", "地区", "地區", "郵遞區號", "邮编"), PiiCategory.LOCATION),
+    **dict.fromkeys(("birthday", "birth_date", "birthdate", "date_of_birth", "dob", "生日", "出生日期", "出生年月日"),
+                    PiiCategory.BIRTH_DATE),
+    **dict.fromkeys(("member_tier", "tier", "plan", "language", "locale", "currency", "store_id",
+                     "member_since", "signup_channel", "會員等級", "会员等级",
+                     # Segment e-commerce properties
+                     "order_id", "product_id", "products", "sku", "revenue", "total", "price", "quantity",
+                     "category", "coupon", "discount", "shipping", "tax", "brand", "variant", "cart_id",
+                     "checkout_id"), PiiCategory.NON_PII),
+    **dict.fromkeys(("notes", "note", "comment", "comments", "message", "description", "備註", "备注", "留言"),
+                    PiiCategory.FREE_TEXT),
 }
 # Parts of longer names that give the category away ("home_address", "customer_email", "聯絡手機").
 NAME_STEMS: tuple[tuple[str, PiiCategory], ...] = (
-    *(
-        (s, PiiCategory.GOVERNMENT_ID)
-        for s in ("nationalid", "passport", "hkid", "身分證", "身份證", "身份证")
-    ),
-    *(
-        (s, PiiCategory.FINANCIAL)
-        for s in ("cardnumber", "creditcard", "iban", "bankaccount", "信用卡", "卡號")
-    ),
-    *(
-        (s, PiiCategory.BIRTH_DATE)
-        for s in ("birthday", "birthdate", "dateofbirth", "生日", "出生")
-    ),
-    *(
-        (s, PiiCategory.CONTACT)
-        for s in ("email", "phone", "mobile", "手機", "手机", "電話", "电话", "信箱")
-    ),
+    *((s, PiiCategory.GOVERNMENT_ID) for s in ("nationalid", "passport", "hkid", "身分證", "身份證", "身份证")),
+    *((s, PiiCategory.FINANCIAL) for s in ("cardnumber", "creditcard", "iban", "bankaccount", "信用卡", "卡號")),
+    *((s, PiiCategory.BIRTH_DATE) for s in ("birthday", "birthdate", "dateofbirth", "生日", "出生")),
+    *((s, PiiCategory.CONTACT) for s in ("email", "phone", "mobile", "手機", "手机", "電話", "电话", "信箱")),
     *((s, PiiCategory.LOCATION) for s in ("address", "postalcode", "zipcode", "地址", "住址")),
 )
 _KEY_SEPARATORS = re.compile(r"[\s_\-.:/]+")
@@ -206,12 +78,8 @@ def normalize_key(name: str) -> str:
 
 _NAMES: dict[str, PiiCategory] = {normalize_key(k): v for k, v in TRAIT_CATEGORIES.items()}
 IDENTIFIER_CATEGORIES: dict[str, PiiCategory] = {
-    "email": PiiCategory.CONTACT,
-    "phone": PiiCategory.CONTACT,
-    "line_user_id": PiiCategory.CONTACT,
-    "user_id": PiiCategory.NON_PII,
-    "member_id": PiiCategory.NON_PII,
-    "anonymous_id": PiiCategory.NON_PII,
+    "email": PiiCategory.CONTACT, "phone": PiiCategory.CONTACT, "line_user_id": PiiCategory.CONTACT,
+    "user_id": PiiCategory.NON_PII, "member_id": PiiCategory.NON_PII, "anonymous_id": PiiCategory.NON_PII,
     "device_id": PiiCategory.NON_PII,
 }
 
@@ -275,18 +143,11 @@ def _hmac(value: Any, key: bytes) -> Any:
 
 
 STRATEGIES: dict[str, Strategy] = {
-    s.name: s
-    for s in (
+    s.name: s for s in (
         Strategy("plain", "value returned unchanged", lambda v, _k: v),
-        Strategy(
-            "partial",
-            "keeps a hint: first letter of an e-mail, last 3 digits of a number",
-            _partial,
-        ),
+        Strategy("partial", "keeps a hint: first letter of an e-mail, last 3 digits of a number", _partial),
         Strategy("hmac", "keyed HMAC-SHA256 token: joinable, not reversible", _hmac),
-        Strategy(
-            "redact", "replaced by [REDACTED]", lambda v, _k: None if v is None else "[REDACTED]"
-        ),
+        Strategy("redact", "replaced by [REDACTED]", lambda v, _k: None if v is None else "[REDACTED]"),
         Strategy("null", "field returned as null", lambda _v, _k: None),
     )
 }
@@ -325,11 +186,7 @@ class MaskingPolicy:
         for role in roles:
             found: tuple[int, str] | None = None
             for r in self.rules:
-                if (
-                    r.role in (role, "*")
-                    and r.purpose in (purpose, "*")
-                    and r.category in (category.value, "*")
-                ):
+                if r.role in (role, "*") and r.purpose in (purpose, "*") and r.category in (category.value, "*"):
                     score = (r.role != "*") * 4 + (r.category != "*") * 2 + (r.purpose != "*")
                     if found is None or score > found[0]:
                         found = (score, r.strategy)
@@ -339,9 +196,7 @@ class MaskingPolicy:
         return best or "redact"
 
 
-def load_masking_policy(
-    *, roles: set[str], purposes: set[str], path: Path | None = None
-) -> MaskingPolicy:
+def load_masking_policy(*, roles: set[str], purposes: set[str], path: Path | None = None) -> MaskingPolicy:
     """Load and validate the masking policy file."""
     data = json.loads((path or POLICY_FILE).read_text(encoding="utf-8"))
     rules = [MaskingRule(**r) for r in data["rules"]]

@@ -27,25 +27,14 @@ class ProfileReader:
 
     def open_profiles(self, records: list[ProfileRecord]) -> list[ProfileRecord]:
         """Profiles with their sealed traits and identifier values opened."""
-        self.vault.preload(
-            [v for r in records for v in r.traits.values()]
-            + [v for r in records for _, v in r.identifiers]
-        )
+        self.vault.preload([v for r in records for v in r.traits.values()]
+                           + [v for r in records for _, v in r.identifiers])
         out = []
         for r in records:
             traits = {k: self.vault.open(v) for k, v in r.traits.items()}
-            idents = tuple(
-                sorted(
-                    (t, o)
-                    for t, o in ((t, self.vault.open(v)) for t, v in r.identifiers)
-                    if o is not None
-                )
-            )
-            out.append(
-                replace(
-                    r, traits={k: v for k, v in traits.items() if v is not None}, identifiers=idents
-                )
-            )
+            idents = tuple(sorted((t, o) for t, o in ((t, self.vault.open(v)) for t, v in r.identifiers)
+                                  if o is not None))
+            out.append(replace(r, traits={k: v for k, v in traits.items() if v is not None}, identifiers=idents))
         return out
 
     def open_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -64,22 +53,18 @@ class ProfileReader:
         rec = self.repo.find_by_identifier_key(workspace=workspace, key=key)
         return self.open_profiles([rec])[0] if rec is not None else None
 
-    def get_with_consents(
-        self, *, workspace: str, profile_id: str
-    ) -> tuple[ProfileRecord, list[ConsentRecord]] | None:
+    def get_with_consents(self, *, workspace: str,
+                          profile_id: str) -> tuple[ProfileRecord, list[ConsentRecord]] | None:
         """A profile, opened, and its person's consent history, in one round trip."""
         found = self.repo.get_with_consents(workspace=workspace, profile_id=profile_id)
         if found is None:
             return None
         return self.open_profiles([found[0]])[0], found[1]
 
-    def page(
-        self, *, workspace: str, after: str, limit: int, filters: ProfileFilter | None = None
-    ) -> list[ProfileRecord]:
+    def page(self, *, workspace: str, after: str, limit: int,
+             filters: ProfileFilter | None = None) -> list[ProfileRecord]:
         """A page of active profiles, filtered, opened."""
-        return self.open_profiles(
-            self.repo.page(workspace=workspace, after=after, limit=limit, filters=filters)
-        )
+        return self.open_profiles(self.repo.page(workspace=workspace, after=after, limit=limit, filters=filters))
 
     def iter_profiles(self, *, workspace: str, page_size: int = 1000) -> Iterator[ProfileRecord]:
         """All active profiles of a workspace, opened page by page."""
@@ -93,61 +78,29 @@ class ProfileReader:
 
     # Reads without sealed fields pass straight through.
 
-    def interactions(
-        self, *, workspace: str, profile_id: str, limit: int = 1000
-    ) -> list[dict[str, Any]]:
+    def interactions(self, *, workspace: str, profile_id: str, limit: int = 1000) -> list[dict[str, Any]]:
         """A profile's interactions, oldest first (no sealed fields)."""
         return self.repo.interactions(workspace=workspace, profile_id=profile_id, limit=limit)
 
-    def interactions_page(
-        self,
-        *,
-        workspace: str,
-        profile_id: str,
-        event_type: str | None,
-        since: datetime | None,
-        until: datetime | None,
-        after: str | None,
-        limit: int,
-    ) -> list[dict[str, Any]]:
+    def interactions_page(self, *, workspace: str, profile_id: str, event_type: str | None,
+                          since: datetime | None, until: datetime | None, after: str | None,
+                          limit: int) -> list[dict[str, Any]]:
         """A page of a profile's interactions (no sealed fields)."""
-        return self.repo.interactions_page(
-            workspace=workspace,
-            profile_id=profile_id,
-            event_type=event_type,
-            since=since,
-            until=until,
-            after=after,
-            limit=limit,
-        )
+        return self.repo.interactions_page(workspace=workspace, profile_id=profile_id, event_type=event_type,
+                                           since=since, until=until, after=after, limit=limit)
 
-    def interactions_for_profiles(
-        self,
-        *,
-        workspace: str,
-        profile_ids: list[str],
-        event_type: str | None,
-        since: datetime | None,
-        until: datetime | None,
-        limit: int,
-    ) -> dict[str, list[dict[str, Any]]]:
+    def interactions_for_profiles(self, *, workspace: str, profile_ids: list[str], event_type: str | None,
+                                  since: datetime | None, until: datetime | None,
+                                  limit: int) -> dict[str, list[dict[str, Any]]]:
         """First page of interactions of several profiles (no sealed fields)."""
-        return self.repo.interactions_for_profiles(
-            workspace=workspace,
-            profile_ids=profile_ids,
-            event_type=event_type,
-            since=since,
-            until=until,
-            limit=limit,
-        )
+        return self.repo.interactions_for_profiles(workspace=workspace, profile_ids=profile_ids,
+                                                   event_type=event_type, since=since, until=until, limit=limit)
 
     def merge_history(self, *, workspace: str, profile_id: str) -> list[MergeRecord]:
         """The merge ledger of a profile."""
         return self.repo.merge_history(workspace=workspace, profile_id=profile_id)
 
-    def merge_histories(
-        self, *, workspace: str, profile_ids: list[str]
-    ) -> dict[str, list[MergeRecord]]:
+    def merge_histories(self, *, workspace: str, profile_ids: list[str]) -> dict[str, list[MergeRecord]]:
         """Merge ledgers of several profiles."""
         return self.repo.merge_histories(workspace=workspace, profile_ids=profile_ids)
 

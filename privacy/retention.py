@@ -78,9 +78,7 @@ def _days(value: Any, where: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RetentionPolicyError(
-            f"retention policy {where}: days must be a positive integer or null"
-        )
+        raise RetentionPolicyError(f"retention policy {where}: days must be a positive integer or null")
     return value
 
 
@@ -93,14 +91,12 @@ def parse_retention_policy(data: Any) -> RetentionPolicy:
         raise RetentionPolicyError("retention policy: 'types' and 'events' must be objects")
     unknown = sorted(set(types) - set(EVENT_TYPES))
     if unknown:
-        raise RetentionPolicyError(
-            f"retention policy types: unknown event types {unknown}; use {', '.join(EVENT_TYPES)}"
-        )
+        raise RetentionPolicyError(f"retention policy types: unknown event types {unknown}; "
+                                   f"use {', '.join(EVENT_TYPES)}")
     return RetentionPolicy(
         types={t: _days(d, f"types.{t}") for t, d in types.items()},
         events={e: _days(d, f"events.{e}") for e, d in events.items()},
-        default_days=_days(data.get("default_days"), "default_days"),
-    )
+        default_days=_days(data.get("default_days"), "default_days"))
 
 
 def load_retention_policy(path: Path | None = None) -> RetentionPolicy:
@@ -122,14 +118,8 @@ def rules(policy: RetentionPolicy) -> list[Rule]:
 class RetentionService:
     """Plans and runs the purge of one workspace."""
 
-    def __init__(
-        self,
-        *,
-        repo: RetentionRepository,
-        audit: AuditService,
-        policy: RetentionPolicy,
-        batch_size: int = 5000,
-    ) -> None:
+    def __init__(self, *, repo: RetentionRepository, audit: AuditService, policy: RetentionPolicy,
+                 batch_size: int = 5000) -> None:
         self.repo = repo
         self.audit = audit
         self.policy = policy
@@ -141,13 +131,8 @@ class RetentionService:
         lines = []
         for rule in rules(self.policy):
             cutoff = now - timedelta(days=rule.days)
-            n = self.repo.count(
-                workspace=workspace,
-                cutoff=cutoff,
-                type=rule.type,
-                event=rule.event,
-                exempt=list(rule.exempt),
-            )
+            n = self.repo.count(workspace=workspace, cutoff=cutoff, type=rule.type, event=rule.event,
+                                exempt=list(rule.exempt))
             lines.append(PurgeLine(rule, cutoff, n))
         return lines
 
@@ -158,28 +143,13 @@ class RetentionService:
                 extra[f"{line.rule.type}_days"] = line.rule.days
                 extra[f"{line.rule.type}_count"] = line.count
         extra["event_rules_count"] = sum(line.count for line in lines if line.rule.event)
-        self.audit.record(
-            AuditEvent.create(
-                workspace=workspace,
-                actor=actor,
-                action=AuditAction.WRITE,
-                resource="interactions.retention",
-                decision=Decision.ALLOW,
-                reason=reason,
-                extra=extra,
-            )
-        )
+        self.audit.record(AuditEvent.create(
+            workspace=workspace, actor=actor, action=AuditAction.WRITE, resource="interactions.retention",
+            decision=Decision.ALLOW, reason=reason, extra=extra))
 
-    def purge(
-        self,
-        *,
-        workspace: str,
-        actor: Actor,
-        dry_run: bool = False,
-        now: datetime | None = None,
-        on_plan: Callable[[int], None] | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> PurgeReport:
+    def purge(self, *, workspace: str, actor: Actor, dry_run: bool = False, now: datetime | None = None,
+              on_plan: Callable[[int], None] | None = None,
+              progress: Callable[[int], None] | None = None) -> PurgeReport:
         """Delete expired interactions (or only count them); audited before and after."""
         now = now or datetime.now(UTC)
         planned = self.plan(workspace=workspace, now=now)
@@ -193,14 +163,8 @@ class RetentionService:
         for line in planned:
             deleted = 0
             while line.count:
-                n = self.repo.delete_batch(
-                    workspace=workspace,
-                    cutoff=line.cutoff,
-                    batch=self.batch_size,
-                    type=line.rule.type,
-                    event=line.rule.event,
-                    exempt=list(line.rule.exempt),
-                )
+                n = self.repo.delete_batch(workspace=workspace, cutoff=line.cutoff, batch=self.batch_size,
+                                           type=line.rule.type, event=line.rule.event, exempt=list(line.rule.exempt))
                 deleted += n
                 if progress is not None and n:
                     progress(n)

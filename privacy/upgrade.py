@@ -30,9 +30,7 @@ class UpgradeReport:
     """What was converted in one workspace."""
 
     identifiers_rekeyed: int
-    identifiers_kept_apart: (
-        int  # blind key taken by a newer profile: re-keyed `<blind>#legacy`, not merged
-    )
+    identifiers_kept_apart: int  # blind key taken by a newer profile: re-keyed `<blind>#legacy`, not merged
     profiles_sealed: int
     interactions_sealed: int
     merges_sealed: int
@@ -50,14 +48,8 @@ def blind_key_of(vault: FieldVault, key: str | None) -> str | None:
     return vault.identifier_key(workspace, kind, value)
 
 
-def encrypt_existing(
-    *,
-    vault: FieldVault,
-    repo: UpgradeRepository,
-    workspace: str,
-    page_size: int = 500,
-    progress: Callable[[str, int], None] | None = None,
-) -> UpgradeReport:
+def encrypt_existing(*, vault: FieldVault, repo: UpgradeRepository, workspace: str, page_size: int = 500,
+                     progress: Callable[[str, int], None] | None = None) -> UpgradeReport:
     """Bring one workspace up to date, page by page."""
     if not vault.enabled:
         raise ValueError("field encryption is off (VEIL_PRIVACY_ENCRYPTION=false): nothing to do")
@@ -65,22 +57,13 @@ def encrypt_existing(
 
     rekeyed = apart = 0
     after = ""
-    while rows := repo.identifier_page(
-        workspace=workspace, plain_types=PLAIN_TYPES, after=after, limit=page_size
-    ):
+    while rows := repo.identifier_page(workspace=workspace, plain_types=PLAIN_TYPES, after=after, limit=page_size):
         after = rows[-1]["key"]
         todo = [r for r in rows if f"|{BLIND_MARK}" not in r["key"]]
         vault.prepare(workspace, {r["profile"] for r in todo if r["profile"]}, create=True)
-        out = [
-            {
-                "old": r["key"],
-                "new": blind_key_of(vault, r["key"]),
-                "value": vault.seal(r["profile"], r["value"])
-                if r["profile"] and not is_sealed(r["value"])
-                else (r["value"] if is_sealed(r["value"]) else None),
-            }
-            for r in todo
-        ]
+        out = [{"old": r["key"], "new": blind_key_of(vault, r["key"]),
+                "value": vault.seal(r["profile"], r["value"]) if r["profile"] and not is_sealed(r["value"]) else
+                (r["value"] if is_sealed(r["value"]) else None)} for r in todo]
         done = repo.rekey_identifiers(out)
         rekeyed, apart = rekeyed + done, apart + len(out) - done
         tick("identifiers", len(rows))
@@ -92,11 +75,8 @@ def encrypt_existing(
         vault.prepare(workspace, [r["id"] for r in rows], create=True)
         updates = []
         for r in rows:
-            props = {
-                k: vault.seal(r["id"], v)
-                for k, v in r["traits"]
-                if is_pii_trait(k[len("trait.") :]) and v is not None and not is_sealed(v)
-            }
+            props = {k: vault.seal(r["id"], v) for k, v in r["traits"]
+                     if is_pii_trait(k[len("trait."):]) and v is not None and not is_sealed(v)}
             if props:
                 updates.append({"id": r["id"], "props": props})
         repo.set_props("Profile", workspace=workspace, rows=updates)
@@ -113,13 +93,8 @@ def encrypt_existing(
             old = r["props"]
             props = {"ident": blind_key_of(vault, old.get("ident"))} if old.get("ident") else {}
             if r["profile"]:
-                props.update(
-                    {
-                        k: vault.seal(r["profile"], old[k])
-                        for k in SEALED_INTERACTION_FIELDS
-                        if old.get(k) is not None and not is_sealed(old[k])
-                    }
-                )
+                props.update({k: vault.seal(r["profile"], old[k]) for k in SEALED_INTERACTION_FIELDS
+                              if old.get(k) is not None and not is_sealed(old[k])})
             if any(old.get(k) != v for k, v in props.items()):
                 updates.append({"id": r["id"], "props": props})
         repo.set_props("Interaction", workspace=workspace, rows=updates)
@@ -142,17 +117,9 @@ def encrypt_existing(
         merges += len(updates)
         tick("merges", len(rows))
 
-    conflicts = [
-        {"id": c["id"], "identifier": blind_key_of(vault, c["identifier"])}
-        for c in repo.conflicts(workspace=workspace)
-    ]
+    conflicts = [{"id": c["id"], "identifier": blind_key_of(vault, c["identifier"])}
+                 for c in repo.conflicts(workspace=workspace)]
     conflicts = [c for c in conflicts if f"|{BLIND_MARK}" in (c["identifier"] or "")]
     repo.set_conflict_identifiers(conflicts)
-    return UpgradeReport(
-        identifiers_rekeyed=rekeyed,
-        identifiers_kept_apart=apart,
-        profiles_sealed=profiles,
-        interactions_sealed=interactions,
-        merges_sealed=merges,
-        conflicts_rekeyed=len(conflicts),
-    )
+    return UpgradeReport(identifiers_rekeyed=rekeyed, identifiers_kept_apart=apart, profiles_sealed=profiles,
+                         interactions_sealed=interactions, merges_sealed=merges, conflicts_rekeyed=len(conflicts))

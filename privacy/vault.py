@@ -61,22 +61,14 @@ def is_sealed(value: Any) -> bool:
 
 def key_id_of(value: str) -> str:
     """The data key id a sealed value was written under."""
-    return value[len(ENVELOPE) :].split(":", 1)[0]
+    return value[len(ENVELOPE):].split(":", 1)[0]
 
 
 class FieldVault:
     """Seals and opens PII values with per-profile data keys; computes blind indexes."""
 
-    def __init__(
-        self,
-        *,
-        provider: KeyProvider,
-        store: DataKeyStore,
-        blind_key: bytes,
-        enabled: bool = True,
-        cache_size: int = 50_000,
-        cache_seconds: float = 300.0,
-    ) -> None:
+    def __init__(self, *, provider: KeyProvider, store: DataKeyStore, blind_key: bytes, enabled: bool = True,
+                 cache_size: int = 50_000, cache_seconds: float = 300.0) -> None:
         self.provider = provider
         self.store = store
         self.enabled = enabled
@@ -132,15 +124,8 @@ class FieldVault:
         if create:
             fresh = [k for k in missing if k not in found]
             if fresh:
-                self.store.put_many(
-                    WrappedKey(
-                        k,
-                        workspace,
-                        self.provider.wrap(os.urandom(KEY_BYTES), key_id=k),
-                        self.provider.kek_id,
-                    )
-                    for k in fresh
-                )
+                self.store.put_many(WrappedKey(k, workspace, self.provider.wrap(os.urandom(KEY_BYTES), key_id=k),
+                                               self.provider.kek_id) for k in fresh)
                 # Re-read: another process may have created the same key first (INSERT OR IGNORE).
                 found.update(self.store.get_many(fresh))
         opened = {}
@@ -148,8 +133,7 @@ class FieldVault:
             if w.kek_id != self.provider.kek_id:
                 raise KeyMaterialError(
                     f"data key {key_id} is wrapped by KEK {w.kek_id}, but the configured KEK is "
-                    f"{self.provider.kek_id}: finish the rotation (veil keys rotate-kek --old-kek-file ...)"
-                )
+                    f"{self.provider.kek_id}: finish the rotation (veil keys rotate-kek --old-kek-file ...)")
             opened[key_id] = AESGCM(self.provider.unwrap(w.wrapped, key_id=key_id))
         with self._lock:
             for key_id, aead in opened.items():
@@ -194,7 +178,7 @@ class FieldVault:
         """The plaintext of a sealed value (None when its key is gone); other values unchanged."""
         if not is_sealed(value):
             return value
-        key_id, _, text = value[len(ENVELOPE) :].partition(":")
+        key_id, _, text = value[len(ENVELOPE):].partition(":")
         aead = self._aead(key_id)
         if aead is None:
             return None
