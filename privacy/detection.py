@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
+from privacy.context import CjkContextEnhancer
 from privacy.prefilter import may_hold_pii
-from privacy.recognizers import CjkContextEnhancer, build_recognizers
+from privacy.recognizers import build_recognizers
 
 __all__ = ["ENTITIES", "PiiFinding", "contains_pii", "may_hold_pii", "normalize", "scan_text", "scan_texts"]
 

@@ -28,7 +28,7 @@ def found(text: str, **kwargs: object) -> list[tuple[str, str]]:
         ("A800000014", True),  # 2021 resident certificate, second char 8
         ("A900000016", True),
         ("A900000017", False),
-        ("a123456789", False),  # lower case is deliberately not an ID
+        ("a123456789", False),  # the checksum takes upper case; the recognizer upper-cases
         ("A323456789", False),  # second char must be 1, 2, 8 or 9
     ],
 )
@@ -120,9 +120,11 @@ def test_checksum_or_format_invalid_is_not_reported(text: str) -> None:
 
 
 def test_letter_case_is_deliberate() -> None:
-    # Presidio compiles with IGNORECASE by default; our ID patterns must not.
-    assert found("身分證a123456789") == []
-    assert found("身份證a123456(3)") == []
+    # People type ID letters in lower case; the checksum runs on the upper-cased value.
+    assert found("身分證a123456789") == [("TW_NATIONAL_ID", "a123456789")]
+    assert found("身份證a123456(3)") == [("HK_ID", "a123456(3)")]
+    assert found("身分證a123456788") == []
+    # LINE ids are "U" + lower-case hex: the case is part of the format.
     assert found("line uid u4af4980629f5e7b1b2c3d4e5f6a7b8c9") == []
 
 
