@@ -168,12 +168,16 @@ class Authorizer:
 
     def add_rule(self, rule: PolicyRule, *, actor: str) -> bool:
         """Persist a rule and bump the version (every worker reloads)."""
+        # A store's first rule must not be an addition: the shipped policy is seeded when the
+        # store is empty, and a store holding only this rule would never be seeded.
+        self._load()
         added = self.repo.add(rule, actor=actor)
         self._checked = 0.0
         return added
 
     def remove_rule(self, rule: PolicyRule, *, actor: str) -> bool:
         """Remove a rule and bump the version."""
+        self._load()
         removed = self.repo.remove(rule, actor=actor)
         self._checked = 0.0
         return removed
