@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import sys
 import time
@@ -23,17 +24,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from resolution.decide import Outcome, Thresholds, decide  # noqa: E402
-from resolution.features import row_from_fields  # noqa: E402
-from resolution.model import MatchModel  # noqa: E402
-from resolution.settings import ResolutionSettings  # noqa: E402
-from resolution.synthetic import synth  # noqa: E402
+from resolution.decide import Outcome, Thresholds, decide
+from resolution.features import row_from_fields
+from resolution.model import MatchModel
+from resolution.settings import ResolutionSettings
+from resolution.synthetic import synth
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _s(v: Any) -> str | None:
-    return None if v is None or (isinstance(v, float) and v != v) else str(v)
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
 
 def febrl(n: int) -> tuple[list[dict[str, Any]], set[tuple[str, str]], dict[str, list[str]]]:

@@ -86,8 +86,8 @@ def comparisons() -> list[Any]:
         ]),
         _levels("dob", "dob_l IS NULL OR dob_r IS NULL", [
             ("dob_l = dob_r", "same date"),  # ISO dates: always 10 characters
-            ("substr(dob_l, 1, 4) = substr(dob_r, 1, 4) AND substr(dob_l, 6, 2) = substr(dob_r, 9, 2) "
-             "AND substr(dob_l, 9, 2) = substr(dob_r, 6, 2)", "day and month swapped"),
+            ("substr(dob_l, 1, 4) = substr(dob_r, 1, 4) AND substr(dob_l, 6, 2) = substr(dob_r, 9, 2) AND "
+             + "substr(dob_l, 9, 2) = substr(dob_r, 6, 2)", "day and month swapped"),
             ("hamming(dob_l, dob_r) <= 1", "one digit off"),
             ("hamming(dob_l, dob_r) <= 2", "two digits off"),
         ]),
@@ -133,6 +133,10 @@ def blocking_rules() -> list[Any]:
         block_on("email"),
         block_on("email_local"),
         block_on("postcode", "substr(name_mandarin, 1, 3)"),
+        block_on("dob", "postcode"),
+        block_on("dob", "city"),
+        block_on("address", "postcode"),
+        block_on("dob", "substr(address, 1, 8)"),
         block_on("substr(phone, -6)", "substr(dob, 1, 4)"),
         block_on("name_hanzi"),
     ]
@@ -193,7 +197,7 @@ class MatchModel:
         except Exception as exc:  # noqa: BLE001 - no deterministic matches at all: keep the default prior
             logger.info("prior not estimated: %s", exc)
         t.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed, num_chunks=1)
-        settings = self.linker._settings_obj  # noqa: SLF001
+        settings = self.linker._settings_obj
         for column in ("dob", "name_mandarin", "postcode"):
             # A failed session leaves Splink's settings with its blocked comparisons removed:
             # keep a copy and put it back.
@@ -212,11 +216,11 @@ class MatchModel:
     def _levels(self) -> dict[str, list[tuple[float, str]]]:
         """Per comparison: (match weight, label) of each level (the null level weighs 0)."""
         out: dict[str, list[tuple[float, str]]] = {}
-        for comp in self.linker._settings_obj.comparisons:  # noqa: SLF001 - labels live only here
+        for comp in self.linker._settings_obj.comparisons:
             levels = []
             for lvl in comp.comparison_levels:
                 try:
-                    w = 0.0 if lvl.is_null_level else float(lvl._log2_bayes_factor)  # noqa: SLF001
+                    w = 0.0 if lvl.is_null_level else float(lvl._log2_bayes_factor)
                 except (TypeError, ValueError, ZeroDivisionError):
                     continue
                 levels.append((w, lvl.label_for_charts))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_TOKEN = re.compile(r"[a-z]+")
@@ -144,14 +144,15 @@ def _segment(token: str) -> list[str]:
         return [token]
     for syllables in (_pinyin_syllables(), _wg_syllables(), _canto_syllables()):
         found = _split(token, syllables)
-        if found:
+        # A Chinese given name has two (rarely three) syllables; longer splits are Western names.
+        if found and len(found) <= 3 and all(len(s) >= 2 for s in found):
             return found
     return [token]
 
 
 def _split(token: str, syllables: frozenset[str]) -> list[str] | None:
 
-    @lru_cache(maxsize=None)
+    @cache
     def split(i: int) -> tuple[str, ...] | None:
         if i == len(token):
             return ()
