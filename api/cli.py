@@ -49,6 +49,9 @@ def _add_audit_commands() -> None:
 
     app.add_typer(analytics_app, name="analytics")
     app.add_typer(segments_app, name="segments")
+    from api.identity_cli import identity_app
+
+    app.add_typer(identity_app, name="identity")
 console = Console(stderr=True)
 Workspace = Annotated[str | None, typer.Option("--workspace", "--tenant", "-w", help="Workspace (tenant); default VEIL_DEFAULT_WORKSPACE")]
 

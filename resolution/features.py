@@ -25,7 +25,7 @@ TRAIT_SOURCES: dict[str, tuple[str, ...]] = {
     "last_name": ("last_name", "lastname", "surname", "family_name", "姓"),
     "dob": ("birthday", "birth_date", "birthdate", "date_of_birth", "dob", "生日", "出生日期"),
     "email": ("email", "e_mail", "電子郵件"),
-    "phone": ("phone", "mobile", "mobile_phone", "phone_number", "手機", "電話"),
+    "phone": ("phone", "mobile", "mobile_phone", "phone_number", "home_phone", "tel", "手機", "電話"),
     "address": ("address", "street", "address_line1", "home_address", "shipping_address", "地址"),
     "city": ("city", "suburb", "district", "城市"),
     "postcode": ("postcode", "postal_code", "zip", "zipcode", "郵遞區號"),

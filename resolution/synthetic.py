@@ -100,6 +100,7 @@ def _person(pid: int, rng: random.Random) -> Person:
 
 
 def _record(p: Person, uid: str, rng: random.Random, *, dup: bool) -> dict[str, Any]:
+    """Raw field values of one record of a person (a duplicate carries errors)."""
     from resolution.names import _simplified
 
     name: str | None = p.name
@@ -130,13 +131,13 @@ def _record(p: Person, uid: str, rng: random.Random, *, dup: bool) -> dict[str, 
             address = None
         elif r < 0.5:
             address = _typo(p.address, rng, alphabet="0123456789")
-    return row_from_fields(uid, name=name, dob=dob_text, email=email, phone=phone, address=address,
-                           city=p.city, region=p.region)
+    return {"uid": uid, "name": name, "dob": dob_text, "email": email, "phone": phone, "address": address,
+            "city": p.city, "region": p.region}
 
 
-def synth(n: int, *, seed: int = 7, dup_rate: float = 0.3,
-          hard_negative_rate: float = 0.05) -> tuple[list[dict[str, Any]], set[tuple[str, str]], dict[str, list[str]]]:
-    """About n rows: (rows, true duplicate pairs, each row's exact identifiers for the baseline)."""
+def synth_records(n: int, *, seed: int = 7, dup_rate: float = 0.3,
+                  hard_negative_rate: float = 0.05) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
+    """About n raw records (uid, name, dob, email, phone, address, city, region) and the true pairs."""
     rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
     owner: dict[str, int] = {}
@@ -168,6 +169,15 @@ def synth(n: int, *, seed: int = 7, dup_rate: float = 0.3,
     for uid, pid_ in owner.items():
         by_person.setdefault(pid_, []).append(uid)
     truth = {(min(a, b), max(a, b)) for ids in by_person.values() for i, a in enumerate(ids) for b in ids[i + 1:]}
+    return rows, truth
+
+
+def synth(n: int, *, seed: int = 7, dup_rate: float = 0.3,
+          hard_negative_rate: float = 0.05) -> tuple[list[dict[str, Any]], set[tuple[str, str]], dict[str, list[str]]]:
+    """About n matching rows: (rows, true duplicate pairs, each row's exact identifiers for the baseline)."""
+    records, truth = synth_records(n, seed=seed, dup_rate=dup_rate, hard_negative_rate=hard_negative_rate)
+    rows = [row_from_fields(r["uid"], name=r["name"], dob=r["dob"], email=r["email"], phone=r["phone"],
+                            address=r["address"], city=r["city"], region=r["region"]) for r in records]
     idents = {r["unique_id"]: [f"e:{r['email']}" if r["email"] else "", f"p:{r['phone']}" if r["phone"] else ""]
               for r in rows}
     return rows, truth, idents
