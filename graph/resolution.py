@@ -106,6 +106,12 @@ ON CREATE SET c.id = $id, c.workspace = $workspace, c.left = $left, c.right = $r
               c.probability = $probability, c.weight = $weight, c.evidence = $evidence, c.conflicts = []
 SET c.status = 'rejected', c.decided_by = $actor, c.decided_at = $now, c.reason = $reason, c.merge_id = $merge_id
 """
+ROOTS = """
+UNWIND $ids AS pid
+MATCH (p:Profile {id: pid, workspace: $workspace})
+OPTIONAL MATCH (p)-[:MERGED_INTO*1..]->(r:Profile) WHERE NOT (r)-[:MERGED_INTO]->()
+RETURN collect([pid, coalesce(r.id, p.id)]) AS roots
+"""
 MERGE_INFO = """
 MATCH (g:Merge {id: $merge_id, workspace: $workspace})
 RETURN g {.id, .loser, .winner, .rule, .probability, .match_weight, .evidence, .candidate, .actor,
@@ -256,6 +262,11 @@ class ResolutionRepository(Repository):
         self._write(REJECT_PAIR, key=pair_key(workspace, lo, hi), id=str(uuid.uuid4()), workspace=workspace,
                     left=lo, right=hi, now=datetime.now(UTC), probability=probability, weight=weight,
                     evidence=evidence, actor=actor, reason=reason, merge_id=merge_id)
+
+    def roots(self, *, workspace: str, ids: list[str]) -> dict[str, str]:
+        """The profile each id now lives in (itself, or the profile it was merged into)."""
+        rows = self._read(ROOTS, workspace=workspace, ids=ids)
+        return {a: b for a, b in rows[0]["roots"]} if rows else {}
 
     def merge_info(self, *, workspace: str, merge_id: str) -> dict[str, Any] | None:
         """A merge ledger entry with its evidence (None when unknown here)."""

@@ -1,10 +1,15 @@
 """What happens to a scored pair: merge automatically, ask a steward, or nothing (pure function).
 
 Precision comes first. A pair merges automatically only when its match probability reaches the
-workspace's upper threshold *and* no comparison shows a hard conflict: two dates of birth that
-are neither equal, swapped, nor a typo apart belong to two people (a father and son with the
-same name, address and phone score high on everything else). Such a pair can still be queued
-for review when it reaches the lower threshold.
+workspace's upper threshold, no comparison shows a hard conflict, and something personal
+corroborates it:
+
+- two dates of birth that are neither equal, swapped, nor a typo apart belong to two people (a
+  father and son with the same name, address and phone score high on everything else);
+- a name with a household's address and phone is not enough on its own: the date of birth or
+  the e-mail address must agree too (a son whose date of birth is missing looks like his father).
+
+Such a pair can still be queued for review when it reaches the lower threshold.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from resolution.model import ScoredPair
 
 # (comparison, level label) pairs that forbid an automatic merge.
 HARD_CONFLICTS = frozenset({("dob", "All other comparisons")})
+# An automatic merge needs at least one of these personal agreements.
+CORROBORATION = frozenset({
+    ("dob", "same date"), ("dob", "day and month swapped"), ("dob", "one digit off"),
+    ("email", "same address"), ("email", "same local part, other domain"), ("email", "local part one typo off"),
+})
 
 
 class Outcome(StrEnum):
@@ -53,8 +63,11 @@ class Thresholds:
 
 
 def conflicts(pair: ScoredPair) -> list[str]:
-    """The comparisons whose outcome forbids an automatic merge."""
-    return [e.comparison for e in pair.evidence if (e.comparison, e.level) in HARD_CONFLICTS]
+    """Why the pair may not merge automatically: conflicting comparisons, or `uncorroborated`."""
+    found = [e.comparison for e in pair.evidence if (e.comparison, e.level) in HARD_CONFLICTS]
+    if not any((e.comparison, e.level) in CORROBORATION for e in pair.evidence):
+        found.append("uncorroborated")
+    return found
 
 
 def decide(pair: ScoredPair, thresholds: Thresholds) -> Outcome:

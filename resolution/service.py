@@ -213,7 +213,7 @@ class ResolutionService:
                     continue
                 blocked += 1
                 queue.append(self._queue_row(ws, pair, reason=why))
-            elif outcome is Outcome.REVIEW:
+            elif outcome is Outcome.REVIEW and roots.find(pair.left) != roots.find(pair.right):
                 queue.append(self._queue_row(ws, pair))
         self.repo.queue(workspace=ws, run_id=run_id, rows=queue)
         return {"merged": len(merged), "queued": len(queue), "blocked": blocked, "merge_ids": merged}
@@ -270,7 +270,13 @@ class ResolutionService:
         """A steward accepts a pair: the two profiles merge (with the pair's evidence); the merge id."""
         self._require(principal, "write", subject=candidate_id)
         c = self._pending(principal, candidate_id)
-        winner, loser = c.left, c.right  # stable: the lower id survives
+        roots = self.repo.roots(workspace=principal.workspace, ids=[c.left, c.right])
+        ra, rb = roots.get(c.left, c.left), roots.get(c.right, c.right)
+        if ra == rb:  # merged meanwhile (another pair, or a shared identifier)
+            self.repo.decide(workspace=principal.workspace, candidate_id=c.id, status="merged", actor=principal.id,
+                             reason="already_one_profile")
+            raise AlreadyDecided("the two profiles are already one profile", field="id")
+        winner, loser = sorted((ra, rb))
         merge_id, why = self._merge(principal, winner=winner, loser=loser, pair=c, run_id="review",
                                     candidate=c.id)
         if why is not None:

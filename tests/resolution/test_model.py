@@ -68,6 +68,10 @@ def test_a_conflicting_date_of_birth_vetoes_an_auto_merge():
     assert decide(same_name_other_dob, th) is Outcome.REVIEW
     swapped = ScoredPair("a", "b", 0.99999, 20.0, (Evidence("dob", "day and month swapped", 6.0),))
     assert decide(swapped, th) is Outcome.MERGE
+    household_only = ScoredPair("a", "b", 0.99999, 30.0, (
+        Evidence("name", "same characters (Traditional/Simplified folded)", 10.0), Evidence("dob", "missing", 0.0),
+        Evidence("phone", "same number", 10.0), Evidence("address", "same address", 10.0)))
+    assert decide(household_only, th) is Outcome.REVIEW
     assert decide(ScoredPair("a", "b", 0.5, 0.0, ()), th) is Outcome.NONE
 
 
