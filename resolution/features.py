@@ -32,6 +32,8 @@ TRAIT_SOURCES: dict[str, tuple[str, ...]] = {
 }
 _KEY_NOISE = re.compile(r"[\s_\-.]+")
 _DIGITS = re.compile(r"\d+")
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+_TW_MOBILE = re.compile(r"^09\d{8}$")
 
 
 def _norm_key(key: str) -> str:
@@ -81,6 +83,11 @@ def normalize_phone(value: str | None, *, region: str = "TW") -> str | None:
     """E.164 digits without '+' for a parseable number; digits only when not parseable."""
     if not value:
         return None
+    # Fast paths (most values): stored identifiers are already E.164; TW mobiles as dialled.
+    if _E164.match(value):
+        return value[1:]
+    if region == "TW" and _TW_MOBILE.match(value):
+        return "886" + value[1:]
     try:
         parsed = phonenumbers.parse(value, region)
         if phonenumbers.is_possible_number(parsed):

@@ -172,10 +172,15 @@ def _key(syllables: list[str]) -> str | None:
     return " ".join(parts) if parts else None
 
 
+_ACCENTED = re.compile(r"[\u00c0-\u024f\u1e00-\u1eff]")
+
+
 def clean(text: str) -> str:
     """NFKC (full-width forms), accents stripped, lower-cased, trimmed."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+        if _ACCENTED.search(text):  # only Latin letters carry accents worth stripping (ü, é)
+            text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
     return " ".join(text.lower().split())
 
 
