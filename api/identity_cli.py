@@ -12,11 +12,11 @@ from rich.table import Table
 
 from access.principal import Principal, PrincipalKind
 from api.container import Container
+from api.identity_wiring import build_service
 from audit.service import AuditUnavailable
 from core.errors import VeilError
-from graph.resolution import Candidate, ResolutionRepository
+from graph.resolution import Candidate
 from resolution.service import ResolutionService
-from resolution.settings import ResolutionSettings
 
 identity_app = typer.Typer(help="Probabilistic identity resolution: run matching, review pairs, undo merges.",
                            no_args_is_help=True)
@@ -25,12 +25,6 @@ Workspace = Annotated[str | None, typer.Option("--workspace", "--tenant", "-w",
                                                help="Workspace (tenant); default VEIL_DEFAULT_WORKSPACE")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON")]
 Actor = Annotated[str, typer.Option(help="Who acts (recorded in the ledger and the audit trail)")]
-
-
-def build_service(c: Container) -> ResolutionService:
-    """The resolution service over the container's reader, authorizer, audit and rules."""
-    return ResolutionService(repo=ResolutionRepository(c.driver, database=c.neo4j.database), reader=c.profiles,
-                             authz=c.pipeline.authz, audit=c.audit, rules=c.rules, settings=ResolutionSettings())
 
 
 def _principal(c: Container, workspace: str | None, actor: str) -> Principal:

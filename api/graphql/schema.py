@@ -26,6 +26,7 @@ from strawberry.types import Info
 from access.pipeline import ReadContext
 from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutations, SegmentQueries
 from api.graphql.errors import ClientError, to_graphql
+from api.graphql.identity import IdentityMutations, IdentityQueries
 from api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from api.graphql.types import (
     MAX_PAGE,
@@ -81,7 +82,7 @@ class ProfileFilterInput:
 
 
 @strawberry.type
-class Query(PrivacyQuery, SegmentQueries, ReportQueries):
+class Query(PrivacyQuery, SegmentQueries, ReportQueries, IdentityQueries):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
@@ -159,7 +160,7 @@ class Query(PrivacyQuery, SegmentQueries, ReportQueries):
 
 
 @strawberry.type
-class Mutation(PrivacyMutation, SegmentMutations, ReportMutations):
+class Mutation(PrivacyMutation, SegmentMutations, ReportMutations, IdentityMutations):
     @strawberry.mutation(description="Log in as a staff user; returns a short-lived token")
     async def login(self, info: Info, username: str, password: str, workspace: str) -> LoginResult:
         veil = info.context["veil"]

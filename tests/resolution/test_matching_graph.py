@@ -8,7 +8,7 @@ import json
 import pytest
 
 from access.principal import Principal, PrincipalKind
-from api.identity_cli import build_service
+from api.identity_wiring import build_service
 from core.errors import VeilError
 from resolution.service import ResolutionService
 from resolution.synthetic import synth_records
