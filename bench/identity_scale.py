@@ -28,6 +28,12 @@ from resolution.synthetic import synth
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process (all threads, DuckDB's included): comparable on a shared machine."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def rss_mb() -> float:
     """Peak resident set size of this process so far, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -42,25 +48,31 @@ def main() -> None:
     s = ResolutionSettings()
     th = Thresholds(auto_merge=s.auto_merge_threshold, review=s.review_threshold)
     stages: dict[str, float] = {}
-    t = time.perf_counter()
+    cpu: dict[str, float] = {}
+
+    def mark(name: str, t: float, c: float) -> None:
+        stages[f"{name}_s"], cpu[f"{name}_cpu_s"] = time.perf_counter() - t, cpu_s() - c
+        print(f"{name}: {stages[name + '_s']:.1f} s wall, {cpu[name + '_cpu_s']:.1f} s CPU", flush=True)
+
+    t, c = time.perf_counter(), cpu_s()
     rows, truth, _ = synth(args.n, seed=21)
-    stages["rows_s"] = time.perf_counter() - t
-    t = time.perf_counter()
+    mark("rows", t, c)
+    t, c = time.perf_counter(), cpu_s()
     model = MatchModel(rows, threads=s.duckdb_threads)
     model.train(u_pairs=s.u_sample_pairs)
-    stages["train_s"] = time.perf_counter() - t
-    t = time.perf_counter()
+    mark("train", t, c)
+    t, c = time.perf_counter(), cpu_s()
     pairs = model.predict(threshold=th.review)
-    stages["predict_s"] = time.perf_counter() - t
+    mark("predict", t, c)
     spec = model.to_json()
     del model
     auto = {(p.left, p.right) for p in pairs if decide(p, th) is Outcome.MERGE}
     queued = {(p.left, p.right) for p in pairs}
     touched = [r["unique_id"] for r in rows[-args.touched:]]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_s()
     again = MatchModel(rows, model_json=spec, threads=s.duckdb_threads)
     inc = again.predict_for(touched, threshold=th.review)
-    stages["incremental_s"] = time.perf_counter() - t
+    mark("incremental", t, c)
     full_s = stages["train_s"] + stages["predict_s"]
     tp_auto = len(auto & truth)
     out = {
@@ -70,6 +82,7 @@ def main() -> None:
         "review_recall": round(len(queued & truth) / len(truth), 4) if truth else None,
         "touched": len(touched), "incremental_pairs": len(inc),
         **{k: round(v, 1) for k, v in stages.items()}, "match_s": round(full_s, 1),
+        **{k: round(v, 1) for k, v in cpu.items()}, "load_average_1m": round(__import__("os").getloadavg()[0], 1),
         "peak_rss_mb": round(rss_mb()), "machine": platform.platform(), "cores": __import__("os").cpu_count(),
     }
     print(f"{'records':>10}{'rows s':>9}{'train s':>9}{'predict s':>11}{'match s':>9}{'incr s':>8}"

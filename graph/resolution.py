@@ -117,13 +117,12 @@ MATCH (g:Merge {id: $merge_id, workspace: $workspace})
 RETURN g {.id, .loser, .winner, .rule, .probability, .match_weight, .evidence, .candidate, .actor,
           .copied_traits, .winner_restricted_before, .undone_at, at: toString(g.at)} AS g
 """
-# After the generic undo: take back copied traits still holding the copied value, restore the
-# winner's restriction flag, and let a restriction on the winner follow the split-off profile.
+# After the generic undo: take back copied traits still holding the copied value. A restriction
+# is never lifted by an undo (it may have been requested for the merged person): one on the
+# winner now also covers the split-off profile.
 AFTER_UNDO = """
 MATCH (g:Merge {id: $merge_id, workspace: $workspace}), (w:Profile {id: g.winner}), (l:Profile {id: g.loser})
-SET l.restricted = CASE WHEN coalesce(w.restricted, false) THEN true ELSE l.restricted END,
-    w.restricted = CASE WHEN g.winner_restricted_before IS NULL THEN w.restricted
-                        ELSE g.winner_restricted_before END
+SET l.restricted = CASE WHEN coalesce(w.restricted, false) THEN true ELSE l.restricted END
 WITH g, w, l
 UNWIND coalesce(g.copied_traits, []) AS k
 WITH w, l, k WHERE w[k] = l[k]
