@@ -47,9 +47,17 @@ TOUCHED_SINCE = """
 MATCH (p:Profile {workspace: $workspace, status: 'active'}) WHERE p.updated_at >= $since
 RETURN collect(p.id) AS ids
 """
+# Decided review items, and probabilistic merges undone by any path (`veil profiles unmerge` too).
 DECIDED_PAIRS = """
-MATCH (c:MatchCandidate {workspace: $workspace}) WHERE c.status <> 'pending'
-RETURN collect(c.key) AS keys
+CALL () {
+  MATCH (c:MatchCandidate {workspace: $workspace}) WHERE c.status <> 'pending'
+  RETURN collect(c.key) AS keys
+}
+CALL () {
+  MATCH (g:Merge {workspace: $workspace, rule: 'probabilistic'}) WHERE g.undone_at IS NOT NULL
+  RETURN collect([g.winner, g.loser]) AS undone
+}
+RETURN keys, undone
 """
 UPSERT_CANDIDATES = """
 UNWIND $rows AS r
@@ -225,7 +233,8 @@ class ResolutionRepository(Repository):
 
     def decided_pairs(self, *, workspace: str) -> set[str]:
         """Keys of pairs a steward (or an earlier run) already decided: never proposed again."""
-        return set(self._read(DECIDED_PAIRS, workspace=workspace)[0]["keys"])
+        row = self._read(DECIDED_PAIRS, workspace=workspace)[0]
+        return set(row["keys"]) | {pair_key(workspace, a, b) for a, b in row["undone"]}
 
     def queue(self, *, workspace: str, run_id: str, rows: list[dict[str, Any]]) -> None:
         """Add or refresh pending review items (decided ones are left alone)."""

@@ -124,6 +124,10 @@ def test_undo_restores_both_and_the_pair_is_never_proposed_again(container, work
     winner, loser = info["winner"], info["loser"]
     assert info["evidence"] and info["probability"] >= 0.999
     service.unmerge(system, merge_id=merge_id)
+    # Undone through the generic ledger path (`veil profiles unmerge`), it is not re-merged either.
+    other = service.explain(system, merge_id=report.merge_ids[1]) if len(report.merge_ids) > 1 else None
+    if other is not None:
+        assert container.profiles.undo_merge(workspace=workspace, merge_id=other["id"], actor="test") is not None
     status = {r["id"]: r["s"] for r in cypher(container, "MATCH (p:Profile) WHERE p.id IN $ids "
                                                          "RETURN p.id AS id, p.status AS s", ids=[winner, loser])}
     assert status == {winner: "active", loser: "active"}
@@ -132,6 +136,8 @@ def test_undo_restores_both_and_the_pair_is_never_proposed_again(container, work
     again = service.run(system)
     assert _root(container, workspace, loser) != _root(container, workspace, winner)
     assert not any({c.left, c.right} == {winner, loser} for c in _queued(service, system))
+    if other is not None:
+        assert _root(container, workspace, other["loser"]) != _root(container, workspace, other["winner"])
     assert again.run_id != report.run_id
     with pytest.raises(VeilError) as exc:
         service.unmerge(system, merge_id=merge_id)
