@@ -59,7 +59,7 @@ def main() -> None:
     mark("rows", t, c)
     t, c = time.perf_counter(), cpu_s()
     model = MatchModel(rows, threads=s.duckdb_threads)
-    model.train(u_pairs=s.u_sample_pairs)
+    model.train(u_pairs=s.u_sample_pairs, em_pairs=s.em_max_pairs)
     mark("train", t, c)
     t, c = time.perf_counter(), cpu_s()
     pairs = model.predict(threshold=th.review)

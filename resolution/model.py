@@ -186,7 +186,7 @@ class MatchModel:
         self.linker = Linker(self.table, settings, log_level=logging.ERROR)
         self.trained = model_json is not None
 
-    def train(self, *, u_pairs: float = 1e6, seed: int = 42) -> None:
+    def train(self, *, u_pairs: float = 1e6, em_pairs: float = 1e6, seed: int = 42) -> None:
         """Estimate the prior, u (random pairs) and m (EM) from the rows themselves."""
         from splink import block_on
 
@@ -203,7 +203,10 @@ class MatchModel:
             # keep a copy and put it back.
             saved = settings.core_model_settings.copy()
             try:
-                t.estimate_parameters_using_expectation_maximisation(block_on(column), fix_u_probabilities=True)
+                # EM sees at most em_pairs blocked pairs (a hash sample): a date-of-birth block over
+                # a million profiles is tens of millions of pairs, and m needs far fewer.
+                t.estimate_parameters_using_expectation_maximisation(block_on(column), fix_u_probabilities=True,
+                                                                     max_pairs=em_pairs)
             except Exception as exc:  # noqa: BLE001 - no pairs, or a degenerate estimate on tiny data
                 settings.core_model_settings = saved
                 logger.info("EM blocked on %s skipped: %s", column, exc)

@@ -172,7 +172,7 @@ class ResolutionService:
             pairs = model.predict_for([t for t in touched if t in first_seen], threshold=th.review)
         else:
             model = MatchModel(rows, threads=self.settings.duckdb_threads)
-            model.train(u_pairs=self.settings.u_sample_pairs)
+            model.train(u_pairs=self.settings.u_sample_pairs, em_pairs=self.settings.em_max_pairs)
             model_json = model.to_json()
             pairs = model.predict(threshold=th.review)
         del rows

@@ -14,6 +14,7 @@ class ResolutionSettings(BaseSettings):
     review_threshold: float = Field(
         0.9, gt=0, lt=1, description="Match probability at or above which a pair goes to the review queue")
     u_sample_pairs: float = Field(1e6, gt=0, description="Random pairs sampled to estimate u probabilities")
+    em_max_pairs: float = Field(1e6, gt=0, description="Most blocked pairs one EM training session samples")
     default_region: str = Field("TW", description="Region for phone numbers without a country code")
     page_size: int = Field(2000, gt=0, description="Profiles read (and opened in memory) per page")
     duckdb_threads: int | None = Field(None, description="DuckDB threads of the matching job (default: all cores)")
