@@ -17,4 +17,5 @@ class ResolutionSettings(BaseSettings):
     em_max_pairs: float = Field(1e6, gt=0, description="Most blocked pairs one EM training session samples")
     default_region: str = Field("TW", description="Region for phone numbers without a country code")
     page_size: int = Field(2000, gt=0, description="Profiles read (and opened in memory) per page")
+    interval_seconds: float = Field(0, ge=0, description="Scheduled incremental matching per workspace (0 = off)")
     duckdb_threads: int | None = Field(None, description="DuckDB threads of the matching job (default: all cores)")

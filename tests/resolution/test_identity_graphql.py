@@ -35,3 +35,12 @@ def test_admin_runs_matching_and_decides_pairs_others_are_forbidden(container, c
     assert codes(again) == ["CONFLICT"]
     missing = gql(client, '{ mergeEvidence(mergeId: "nope") { mergeId } }', token=admin)
     assert codes(missing) == ["NOT_FOUND"]
+
+
+def test_scheduled_matching_is_off_by_default_and_runs_incrementally_when_set(container, workspace):
+    from api.identity_wiring import identity_jobs
+    from resolution.settings import ResolutionSettings
+
+    assert [j.interval for j in identity_jobs(container)] == [0]
+    job = identity_jobs(container, ResolutionSettings(interval_seconds=3600))[0]
+    assert job.name == "identity-matching" and job.interval == 3600 and callable(job.run)
