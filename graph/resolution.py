@@ -88,7 +88,7 @@ MATCH (c:MatchCandidate {id: $id, workspace: $workspace})
 SET c.status = $status, c.decided_by = $actor, c.decided_at = $now, c.reason = $reason,
     c.merge_id = coalesce($merge_id, c.merge_id)
 """
-# Both profiles, write-locked: status, restriction, traits and limited identifier counts (types only).
+# The profiles of a batch of merges, write-locked (sorted ids): status, restriction, traits and limited identifier counts (types only).
 LOCK_PAIR = """
 UNWIND $ids AS pid
 MATCH (p:Profile {id: pid, workspace: $workspace})
@@ -97,17 +97,17 @@ WITH p
 OPTIONAL MATCH (p)<-[:IDENTIFIES]-(i:Identifier)
 WITH p, i.type AS t, count(i) AS n
 WITH p, collect([t, n]) AS counts
-RETURN collect({id: p.id, status: p.status, merged_into: p.merged_into, restricted: coalesce(p.restricted, false),
-                meta: p.trait_meta, counts: counts,
+RETURN collect({id: p.id, status: p.status, restricted: coalesce(p.restricted, false),
+                first_seen: toString(p.first_seen), meta: p.trait_meta, counts: counts,
                 traits: [k IN keys(p) WHERE k STARTS WITH 'trait.' | [k, p[k]]]}) AS profiles
 """
-MARK_MERGE = """
-MATCH (g:Merge {id: $merge_id}), (w:Profile {id: $winner})
-SET g.probability = $probability, g.match_weight = $weight, g.evidence = $evidence, g.candidate = $candidate,
-    g.actor = $actor, g.copied_traits = $copied, g.winner_restricted_before = $winner_restricted,
-    w += $props, w.trait_meta = $meta, w.restricted = $restricted, w.updated_at = $now
-"""
-# A pair that must never be proposed again (a merge of it was undone): create or update its item.
+MARK_MERGES = """
+UNWIND $rows AS r
+MATCH (g:Merge {id: r.merge_id}), (w:Profile {id: r.winner})
+SET g.probability = r.probability, g.match_weight = r.weight, g.evidence = r.evidence, g.candidate = r.candidate,
+    g.actor = r.actor, g.copied_traits = r.copied, g.winner_restricted_before = r.winner_restricted,
+    w += r.props, w.trait_meta = r.meta, w.restricted = r.restricted, w.updated_at = $now
+"""# A pair that must never be proposed again (a merge of it was undone): create or update its item.
 REJECT_PAIR = """
 MERGE (c:MatchCandidate {key: $key})
 ON CREATE SET c.id = $id, c.workspace = $workspace, c.left = $left, c.right = $right, c.created_at = $now,
@@ -158,16 +158,23 @@ class Candidate:
     created_at: datetime | None
 
 
-@dataclass(frozen=True)
-class LockedProfile:
-    """A profile as read under lock for a merge."""
+@dataclass
+class _Locked:
+    """A profile as read under lock for merges (updated in memory as the batch merges)."""
 
     id: str
     status: str
     restricted: bool
+    first_seen: str
     counts: dict[str, int]
     traits: dict[str, Any]
     meta: dict[str, Any]
+
+    @staticmethod
+    def of(p: dict[str, Any]) -> _Locked:
+        return _Locked(id=p["id"], status=p["status"], restricted=bool(p["restricted"]),
+                       first_seen=p.get("first_seen") or "~", counts={t: int(n) for t, n in p["counts"] if t},
+                       traits=dict(p["traits"]), meta=json.loads(p["meta"]) if p.get("meta") else {})
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,26 @@ class MergeEvidence:
     evidence: str  # JSON [[comparison, level, weight], ...]
     candidate: str | None
     actor: str
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    """Merge two profiles (which one survives is decided under lock)."""
+
+    merge_id: str
+    a: str
+    b: str
+    evidence: MergeEvidence
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What happened to a MergeRequest: `reason` is None when merged."""
+
+    merge_id: str
+    winner: str
+    loser: str
+    reason: str | None
 
 
 def pair_key(workspace: str, a: str, b: str) -> str:
@@ -289,42 +316,64 @@ class ResolutionRepository(Repository):
         """Finish undoing a probabilistic merge (copied traits, restriction flag)."""
         self._write(AFTER_UNDO, workspace=workspace, merge_id=merge_id)
 
-    def merge(self, *, workspace: str, winner: str, loser: str, merge_id: str, run_id: str,
-              evidence: MergeEvidence, limits: dict[str, int]) -> str | None:
-        """Merge loser into winner in one transaction; None when done, else why not
-        (`not_active`, `max_per_profile:<type>`)."""
+    def merge_batch(self, *, workspace: str, run_id: str, requests: list[MergeRequest],
+                    limits: dict[str, int]) -> list[MergeResult]:
+        """Apply merges in order in one transaction (UNWIND). The profile seen first survives; a
+        merge that a limit forbids, or whose profile is no longer active, is skipped with a reason."""
 
-        def work(tx: neo4j.ManagedTransaction) -> str | None:
+        def work(tx: neo4j.ManagedTransaction) -> list[MergeResult]:
             now = datetime.now(UTC)
-            rec = tx.run(LOCK_PAIR, ids=sorted((winner, loser)), workspace=workspace, now=now).single()
-            found = {p["id"]: p for p in (rec["profiles"] if rec else [])}
-            if len(found) != 2 or any(p["status"] != "active" for p in found.values()):
-                return "not_active"
-            w, lo = found[winner], found[loser]
-            for kind, limit in limits.items():
-                n = dict(w["counts"]).get(kind, 0) + dict(lo["counts"]).get(kind, 0)
-                if n > limit:
-                    return f"max_per_profile:{kind}"
-            tx.run(identity_cypher.MERGE_PROFILES, workspace=workspace, source="identity-resolution", now=now,
-                   rows=[{"loser": loser, "winner": winner, "root": winner, "merge_id": merge_id,
-                          "rule": "probabilistic", "message_id": f"match-run:{run_id}", "at": now.isoformat(),
-                          "loser_traits": None}]).consume()
-            # The winner keeps its own values; traits it lacks are copied, still sealed under the
-            # loser's key (a value keeps its key id when a merge moves it).
-            w_traits, l_traits = dict(w["traits"]), dict(lo["traits"])
-            w_meta = json.loads(w["meta"]) if w["meta"] else {}
-            l_meta = json.loads(lo["meta"]) if lo["meta"] else {}
-            copied = sorted(k for k in l_traits if k not in w_traits)
-            for k in copied:
-                name = k[len(TRAIT_PREFIX):]
-                if name in l_meta:
-                    w_meta[name] = l_meta[name]
-            tx.run(MARK_MERGE, merge_id=merge_id, winner=winner, probability=evidence.probability,
-                   weight=evidence.weight, evidence=evidence.evidence, candidate=evidence.candidate,
-                   actor=evidence.actor, copied=copied, winner_restricted=bool(w["restricted"]),
-                   props={k: l_traits[k] for k in copied}, meta=json.dumps(w_meta, default=str),
-                   restricted=bool(w["restricted"]) or bool(lo["restricted"]), now=now).consume()
-            return None
+            ids = sorted({x for r in requests for x in (r.a, r.b)})
+            rec = tx.run(LOCK_PAIR, ids=ids, workspace=workspace, now=now).single()
+            state = {p["id"]: _Locked.of(p) for p in (rec["profiles"] if rec else [])}
+            parent: dict[str, str] = {}
+
+            def find(x: str) -> str:
+                while x in parent:
+                    x = parent[x]
+                return x
+
+            results, rows, marks = [], [], []
+            for r in requests:
+                a, b = find(r.a), find(r.b)
+                sa, sb = state.get(a), state.get(b)
+                if a == b or sa is None or sb is None or sa.status != "active" or sb.status != "active":
+                    results.append(MergeResult(r.merge_id, a, b, "not_active"))
+                    continue
+                w, lo = (sa, sb) if (sa.first_seen, sa.id) <= (sb.first_seen, sb.id) else (sb, sa)
+                broken = next((k for k, lim in limits.items()
+                               if w.counts.get(k, 0) + lo.counts.get(k, 0) > lim), None)
+                if broken:
+                    results.append(MergeResult(r.merge_id, w.id, lo.id, f"max_per_profile:{broken}"))
+                    continue
+                # The winner keeps its own values; traits it lacks are copied, still sealed under the
+                # loser's key (a value keeps its key id when a merge moves it).
+                copied = sorted(k for k in lo.traits if k not in w.traits)
+                for k in copied:
+                    w.traits[k] = lo.traits[k]
+                    name = k[len(TRAIT_PREFIX):]
+                    if name in lo.meta:
+                        w.meta[name] = lo.meta[name]
+                for k, n in lo.counts.items():
+                    w.counts[k] = w.counts.get(k, 0) + n
+                was = w.restricted
+                w.restricted = w.restricted or lo.restricted
+                lo.status, parent[lo.id] = "merged", w.id
+                rows.append({"loser": lo.id, "winner": w.id, "merge_id": r.merge_id, "rule": "probabilistic",
+                             "message_id": f"match-run:{run_id}", "at": now.isoformat(), "loser_traits": None})
+                e = r.evidence
+                marks.append({"merge_id": r.merge_id, "winner": w.id, "probability": e.probability,
+                              "weight": e.weight, "evidence": e.evidence, "candidate": e.candidate, "actor": e.actor,
+                              "copied": copied, "winner_restricted": was, "restricted": w.restricted,
+                              "props": {k: lo.traits[k] for k in copied}, "meta": json.dumps(w.meta, default=str)})
+                results.append(MergeResult(r.merge_id, w.id, lo.id, None))
+            for row in rows:
+                row["root"] = find(row["winner"])
+            if rows:
+                tx.run(identity_cypher.MERGE_PROFILES, workspace=workspace, source="identity-resolution", now=now,
+                       rows=rows).consume()
+                tx.run(MARK_MERGES, rows=marks, now=now).consume()
+            return results
 
         with self.driver.session(database=self.database) as session:
             return session.execute_write(work)

@@ -24,7 +24,14 @@ from audit.service import AuditService
 from collect.rules import IdentityRules
 from core.errors import Conflict, NotFoundError, PermissionDenied
 from graph.profiles import ProfileRecord
-from graph.resolution import Candidate, MergeEvidence, ResolutionRepository, pair_key
+from graph.resolution import (
+    Candidate,
+    MergeEvidence,
+    MergeRequest,
+    MergeResult,
+    ResolutionRepository,
+    pair_key,
+)
 from privacy.reader import ProfileReader
 from resolution.decide import Outcome, Thresholds, conflicts, decide
 from resolution.features import row_from_profile
@@ -34,6 +41,7 @@ from resolution.settings import ResolutionSettings
 RESOURCE = "identity"
 PURPOSE = "identity_resolution"
 STATUSES = ("pending", "merged", "rejected", "blocked")
+MERGE_BATCH = 500  # merges per transaction (and per audit write)
 
 
 class CandidateNotFound(NotFoundError):
@@ -160,25 +168,25 @@ class ResolutionService:
         touched = self.repo.touched_since(workspace=ws, since=cfg["last_run_at"]) if mode == "incremental" else []
         self._audit(principal, action=AuditAction.READ, resource="identity.matching", reason="matching_run_started",
                     fields=("traits", "identifiers"), extra={"run_id": run_id, "mode": mode})
-        first_seen: dict[str, datetime | None] = {}
+        seen: set[str] = set()
         rows = []
         for p in self._profiles(ws):
-            first_seen[p.id] = p.first_seen
+            seen.add(p.id)
             rows.append(row_from_profile(p.id, p.traits, p.identifiers, region=self.settings.default_region))
         th = self._thresholds(ws)
         model_json: str | None = None
         if mode == "incremental":
             model = MatchModel(rows, model_json=cfg["model"], threads=self.settings.duckdb_threads)
-            pairs = model.predict_for([t for t in touched if t in first_seen], threshold=th.review)
+            pairs = model.predict_for([t for t in touched if t in seen], threshold=th.review)
         else:
             model = MatchModel(rows, threads=self.settings.duckdb_threads)
             model.train(u_pairs=self.settings.u_sample_pairs, em_pairs=self.settings.em_max_pairs)
             model_json = model.to_json()
             pairs = model.predict(threshold=th.review)
         del rows
-        applied = self._apply(principal, run_id=run_id, pairs=pairs, thresholds=th, first_seen=first_seen)
+        applied = self._apply(principal, run_id=run_id, pairs=pairs, thresholds=th)
         merge_ids: list[str] = applied.pop("merge_ids")
-        counts = {"profiles": len(first_seen), "pairs": len(pairs), **applied}
+        counts = {"profiles": len(seen), "pairs": len(pairs), **applied}
         self.repo.save_run(workspace=ws, run_id=run_id, mode=mode, actor=principal.id, started=started,
                            model=model_json, counts=counts)
         self._audit(principal, action=AuditAction.WRITE, resource="identity.matching", reason="matching_run_finished",
@@ -187,34 +195,43 @@ class ResolutionService:
                          merged=counts["merged"], queued=counts["queued"], blocked=counts["blocked"],
                          seconds=round(time.perf_counter() - t0, 2), merge_ids=tuple(merge_ids))
 
-    def _apply(self, principal: Principal, *, run_id: str, pairs: list[ScoredPair], thresholds: Thresholds,
-               first_seen: dict[str, datetime | None]) -> dict[str, Any]:
+    def _apply(self, principal: Principal, *, run_id: str, pairs: list[ScoredPair],
+               thresholds: Thresholds) -> dict[str, Any]:
         ws = principal.workspace
         decided = self.repo.decided_pairs(workspace=ws)
         roots = _Roots()
         merged: list[str] = []
         queue: list[dict[str, Any]] = []
+        review: list[ScoredPair] = []
+        batch: list[ScoredPair] = []
         blocked = 0
+
+        def flush() -> None:
+            nonlocal blocked
+            todo = [p for p in batch if roots.find(p.left) != roots.find(p.right)]
+            batch.clear()
+            reqs = [(p, roots.find(p.left), roots.find(p.right)) for p in todo]
+            for pair, result in zip(todo, self._merge_many(principal, run_id=run_id, reqs=reqs, candidate=None),
+                                    strict=True):
+                if result.reason is None:
+                    roots.parent[result.loser] = result.winner
+                    merged.append(result.merge_id)
+                elif result.reason != "not_active":
+                    blocked += 1
+                    queue.append(self._queue_row(ws, pair, reason=result.reason))
+
         for pair in sorted(pairs, key=lambda p: -p.probability):
-            key = pair_key(ws, pair.left, pair.right)
-            if key in decided:
+            if pair_key(ws, pair.left, pair.right) in decided:
                 continue  # rejected (or merged and undone) pairs are never proposed again
             outcome = decide(pair, thresholds)
             if outcome is Outcome.MERGE:
-                a, b = roots.find(pair.left), roots.find(pair.right)
-                if a == b:
-                    continue
-                winner, loser = sorted((a, b), key=lambda x: (first_seen.get(x) or datetime.max.replace(tzinfo=UTC), x))
-                merge_id, why = self._merge(principal, winner=winner, loser=loser, pair=pair, run_id=run_id,
-                                            candidate=None)
-                if why is None:
-                    roots.parent[loser] = winner
-                    merged.append(merge_id)
-                    continue
-                blocked += 1
-                queue.append(self._queue_row(ws, pair, reason=why))
-            elif outcome is Outcome.REVIEW and roots.find(pair.left) != roots.find(pair.right):
-                queue.append(self._queue_row(ws, pair))
+                batch.append(pair)
+                if len(batch) >= MERGE_BATCH:
+                    flush()
+            elif outcome is Outcome.REVIEW:
+                review.append(pair)
+        flush()
+        queue += [self._queue_row(ws, p) for p in review if roots.find(p.left) != roots.find(p.right)]
         self.repo.queue(workspace=ws, run_id=run_id, rows=queue)
         return {"merged": len(merged), "queued": len(queue), "blocked": blocked, "merge_ids": merged}
 
@@ -224,24 +241,31 @@ class ResolutionService:
                 "right": pair.right, "probability": pair.probability, "weight": pair.weight,
                 "evidence": pair.evidence_json(), "conflicts": found}
 
-    def _merge(self, principal: Principal, *, winner: str, loser: str, pair: ScoredPair | Candidate,
-               run_id: str, candidate: str | None) -> tuple[str, str | None]:
-        merge_id = str(uuid.uuid4())
-        evidence = pair.evidence_json() if isinstance(pair, ScoredPair) else _json(pair.evidence)
+    def _merge_many(self, principal: Principal, *, run_id: str, reqs: list[tuple[ScoredPair | Candidate, str, str]],
+                    candidate: str | None) -> list[MergeResult]:
+        """Merge pairs of current roots in one transaction; audit each outcome in one audit write."""
+        if not reqs:
+            return []
         limits = {t: self.rules.get(t).max_per_profile or 0 for t in self.rules.limited_types}
-        why = self.repo.merge(workspace=principal.workspace, winner=winner, loser=loser, merge_id=merge_id,
-                              run_id=run_id, limits=limits,
-                              evidence=MergeEvidence(probability=pair.probability, weight=pair.weight,
-                                                     evidence=evidence, candidate=candidate, actor=principal.id))
-        names = tuple(f"evidence.{e[0]}" if isinstance(e, list) else f"evidence.{e.comparison}"
-                      for e in pair.evidence)
-        self._audit(principal, action=AuditAction.WRITE, resource="identity.merge", subject=winner,
-                    decision=Decision.ALLOW if why is None else Decision.DENY,
-                    reason="merged" if why is None else why.replace(":", "."), fields=names,
-                    extra={"merge_id": merge_id, "loser": loser, "run_id": run_id,
-                           "probability": f"{pair.probability:.6f}", "match_weight": f"{pair.weight:.3f}",
-                           "candidate": candidate, "auto": candidate is None})
-        return merge_id, why
+        requests = [MergeRequest(merge_id=str(uuid.uuid4()), a=a, b=b, evidence=MergeEvidence(
+            probability=p.probability, weight=p.weight,
+            evidence=p.evidence_json() if isinstance(p, ScoredPair) else _json(p.evidence),
+            candidate=candidate, actor=principal.id)) for p, a, b in reqs]
+        results = self.repo.merge_batch(workspace=principal.workspace, run_id=run_id, requests=requests,
+                                        limits=limits)
+        events = []
+        for (pair, _, _), r in zip(reqs, results, strict=True):
+            names = tuple(f"evidence.{e[0]}" if isinstance(e, list) else f"evidence.{e.comparison}"
+                          for e in pair.evidence)
+            events.append(principal_event(
+                principal, action=AuditAction.WRITE, resource="identity.merge", subject=r.winner,
+                decision=Decision.ALLOW if r.reason is None else Decision.DENY,
+                reason="merged" if r.reason is None else r.reason.replace(":", "."), purpose=PURPOSE, fields=names,
+                extra={"merge_id": r.merge_id, "loser": r.loser, "run_id": run_id,
+                       "probability": f"{pair.probability:.6f}", "match_weight": f"{pair.weight:.3f}",
+                       "candidate": candidate, "auto": candidate is None}))
+        self.audit.record_many(events)
+        return results
 
     # --- review queue ----------------------------------------------------------------------------
 
@@ -276,9 +300,8 @@ class ResolutionService:
             self.repo.decide(workspace=principal.workspace, candidate_id=c.id, status="merged", actor=principal.id,
                              reason="already_one_profile")
             raise AlreadyDecided("the two profiles are already one profile", field="id")
-        winner, loser = sorted((ra, rb))
-        merge_id, why = self._merge(principal, winner=winner, loser=loser, pair=c, run_id="review",
-                                    candidate=c.id)
+        result = self._merge_many(principal, run_id="review", reqs=[(c, ra, rb)], candidate=c.id)[0]
+        merge_id, why = result.merge_id, result.reason
         if why is not None:
             self.repo.decide(workspace=principal.workspace, candidate_id=c.id, status="blocked",
                              actor=principal.id, reason=why)
