@@ -8,7 +8,10 @@ API_URL := http://127.0.0.1:8000
 TEST_PORT ?= 7688
 TEST_NEO4J_URI := bolt://127.0.0.1:$(TEST_PORT)
 
-.PHONY: up down test venv neo4j-fetch api-start api-stop lint bench status clean
+WEB_SDK := deploy/web-sdk
+WEB_SDK_STAMP := $(WEB_SDK)/node_modules/.installed
+
+.PHONY: up down test venv web-sdk neo4j-fetch api-start api-stop lint bench status clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -17,10 +20,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
+# The browser tracking libraries Veil serves to websites (analytics.js, RudderStack JS), from npm,
+# pinned by deploy/web-sdk/package-lock.json. Once installed, nothing is fetched at run time.
+web-sdk: $(WEB_SDK_STAMP)
+$(WEB_SDK_STAMP): $(WEB_SDK)/package.json $(WEB_SDK)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(WEB_SDK) --no-audit --no-fund --loglevel=error && touch $@; \
+	  else echo "npm not found: the self-hosted browser libraries are not installed (apt-get install npm; make web-sdk)"; fi
+
 neo4j-fetch:
 	@deploy/neo4j.sh fetch
 
-up: venv
+up: venv web-sdk
 	@mkdir -p var
 	@deploy/neo4j.sh start dev
 	@$(BIN)/veil migrate
@@ -28,12 +38,13 @@ up: venv
 	@$(BIN)/veil demo load --credentials var/demo-credentials.json --api-url $(API_URL)
 	@echo
 	@echo "Veil is up."
+	@echo "  Console:       $(API_URL)/   (sign in with a GraphQL key below, or a staff user: veil users create)"
 	@echo "  API:           $(API_URL)   (OpenAPI docs: $(API_URL)/docs)"
 	@echo "  Health:        $(API_URL)/healthz  $(API_URL)/readyz  $(API_URL)/metrics"
 	@echo "  Neo4j (Bolt):  bolt://127.0.0.1:7687  user neo4j, password $${VEIL_NEO4J_PASSWORD:-veil-dev-password}"
 	@echo "  Demo write key (HTTP Basic user name): $$($(BIN)/python -c 'import json;print(json.load(open("var/demo-credentials.json"))["write_key"])')"
 	@echo "  GraphQL:       $(API_URL)/graphql  (Authorization: Bearer <key>, X-Veil-Purpose: support)"
-	@echo "  Demo GraphQL keys (admin, support_agent, analyst, compliance_officer): in var/demo-credentials.json"
+	@echo "  Demo GraphQL keys (admin, support_agent, analyst, compliance_officer, marketer): in var/demo-credentials.json"
 	@echo "  Credentials file: var/demo-credentials.json"
 	@echo "  Try: curl -u \"<write key>:\" -H 'Content-Type: application/json' -d '{\"userId\":\"u1\",\"traits\":{\"email\":\"amy@example.com\"}}' $(API_URL)/v1/identify"
 	@echo "  Stop everything with: make down"
@@ -57,13 +68,14 @@ status:
 	@deploy/neo4j.sh status dev || true
 	@curl -fs $(API_URL)/readyz || echo "API not ready"
 
-test: venv
+test: venv web-sdk
 	@VEIL_NEO4J_BOLT_PORT=$(TEST_PORT) deploy/neo4j.sh start test
 	@VEIL_ENV=test VEIL_NEO4J_URI=$(TEST_NEO4J_URI) $(BIN)/python -m pytest -q; rc=$$?; \
 	  deploy/neo4j.sh stop test; exit $$rc
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy access privacy consent audit
 
 bench: venv
 	@deploy/neo4j.sh start test

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from access.auth import AuthService
-from access.authz import Forbidden
 from access.pipeline import NotFound, Pipeline, ReadContext
 from access.principal import ROLES, Principal
 from audit.events import AuditAction, AuditEvent, Decision, field_ref
@@ -39,27 +38,25 @@ class AdminService:
     def __init__(self, *, pipeline: Pipeline, auth: AuthService, traits: TraitService,
                  consents: ConsentRepository, erase: Callable[..., ErasureReport]) -> None:
         self.pipeline = pipeline
+        self.guard = pipeline.guard
         self.erase = erase  # privacy.erasure.erase_profile with its dependencies bound
         self.auth = auth
         self.traits = traits
         self.consents = consents
+        self.seal_traits: Callable[..., int] | None = None  # KeyAdmin.seal_traits, wired by the container
 
     def _audit(self, principal: Principal, *, action: AuditAction, resource: str, decision: Decision,
                reason: str, subject: str | None = None, purpose: str | None = None,
                fields: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
                consent_record_id: str | None = None) -> None:
-        self.pipeline.audit.record(principal_event(
-            principal, action=action, resource=resource, subject=subject, decision=decision, reason=reason,
-            purpose=purpose, fields=fields, extra=extra, consent_record_id=consent_record_id))
+        self.guard.record(principal, action=action, resource=resource, subject=subject, decision=decision,
+                          reason=reason, purpose=purpose, returned=fields, extra=extra,
+                          consent_record_id=consent_record_id, immediate=True)
 
     def _require(self, principal: Principal, resource: str, action: AuditAction, *, subject: str | None = None,
                  purpose: str | None = None) -> None:
-        try:
-            self.pipeline.authz.require(principal, resource, "write")
-        except Forbidden:
-            self._audit(principal, action=action, resource=resource, decision=Decision.DENY, reason="forbidden",
-                        subject=subject, purpose=purpose)
-            raise
+        # The allowed change is audited by the caller with what changed (before it is written).
+        self.guard.require(principal, resource, "write", subject=subject, audit_allow=False, audit_action=action)
 
     def login(self, *, username: str, password: str, workspace: str) -> tuple[str, Principal]:
         """Staff login; failures are audited against the user name's pseudonym."""
@@ -132,6 +129,10 @@ class AdminService:
                     extra={"category": cat.value, "previous": previous.value})
         entry, _ = catalog.set_category(workspace=principal.workspace, scope=scope, key=key,
                                         category=cat.value, actor=principal.id)
+        if scope is CatalogScope.TRAIT and self.seal_traits is not None and catalog.sealed_trait(principal.workspace, key):
+            # Values stored before the override are sealed now, not only the ones written later.
+            ws = principal.workspace
+            self.seal_traits(workspace=ws, is_pii=lambda name: catalog.sealed_trait(ws, name))
         return entry
 
     def create_api_key(self, principal: Principal, role: str, name: str) -> tuple[ApiKeyRecord, str]:
@@ -185,3 +186,29 @@ class AdminService:
                     reason="rule_added" if present else "rule_removed",
                     extra={"role": role, "object": resource, "act": action, "eft": effect})
         return changed
+
+    # --- operations the CLI (and later the console) run -------------------------------------------
+    def unmerge(self, caller: Principal, *, merge_id: str) -> int:
+        """Undo a merge from the ledger (identity correction, audited with the merge id)."""
+        self._require(caller, "profile.merges", AuditAction.WRITE, subject=merge_id)
+        self._audit(caller, action=AuditAction.WRITE, resource="profile.merges", decision=Decision.ALLOW,
+                    reason="unmerge", extra={"merge_id": merge_id})
+        moved = self.pipeline.profiles.undo_merge(workspace=caller.workspace, merge_id=merge_id, actor=caller.id)
+        if moved is None:
+            raise NotFound("merge")
+        return moved
+
+    def create_source(self, caller: Principal, *, sources: Any, name: str, kind: str = "http",
+                      write_key: str | None = None) -> Any:
+        """A collection source and its write key (the key is returned once; audited without it)."""
+        self._require(caller, "sources", AuditAction.KEY_CHANGE)
+        new = sources.create(workspace=caller.workspace, name=name, kind=kind, write_key=write_key)
+        self._audit(caller, action=AuditAction.KEY_CHANGE, resource="sources", decision=Decision.ALLOW,
+                    reason="created", extra={"source_id": new.source.id, "name": name})
+        return new
+
+    def operate(self, caller: Principal, resource: str, *, reason: str, action: str = "write",
+                extra: dict[str, Any] | None = None) -> None:
+        """Authorize and audit an operational command on `resource` (imports, refreshes,
+        retention, key management) before it runs."""
+        self.guard.require(caller, resource, action, reason=reason, extra=extra)

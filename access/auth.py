@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from access.authz import Authorizer
 from access.principal import ROLES, Principal, PrincipalKind
 from collect.sources import hash_key
+from core.errors import VeilError
 from graph.policies import PolicyRule
 from graph.principals import ApiKeyRecord, PrincipalRepository
 
@@ -40,8 +41,10 @@ class AuthSettings(BaseSettings):
     oidc_workspace_claim: str = Field("veil_workspace", description="Claim holding the workspace")
 
 
-class AuthError(Exception):
+class AuthError(VeilError):
     """Authentication failed (mapped to 401 / UNAUTHENTICATED)."""
+
+    status = 401
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -120,6 +123,40 @@ class AuthService:
                 roles.append(rule.values[1].removeprefix("role:"))
         return tuple(sorted(set(roles)))
 
+    # --- CLI operators ---------------------------------------------------------------------
+    def operator(self, *, name: str, workspace: str) -> Principal:
+        """The principal of a person at the server's command line: roles come from the policy
+        store (`veil operators grant`), never from the command line itself."""
+        subject = f"operator:{name}"
+        roles = self.roles_of(subject, workspace)
+        if not roles:
+            raise AuthError("no_role", f"operator {name!r} has no role in workspace {workspace!r}; an admin "
+                                       f"grants one with `veil operators grant {name} --role <role>`")
+        return Principal(id=subject, kind=PrincipalKind.OPERATOR, workspace=workspace, roles=roles, name=name)
+
+    def grant_operator(self, *, name: str, role: str, workspace: str, actor: str) -> bool:
+        """Give a CLI operator a role in a workspace ('*' = every workspace)."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        return self.authz.add_rule(PolicyRule("g", (f"operator:{name}", f"role:{role}", workspace)), actor=actor)
+
+    def revoke_operator(self, *, name: str, role: str, workspace: str, actor: str) -> bool:
+        """Take a CLI operator's role away."""
+        return self.authz.remove_rule(PolicyRule("g", (f"operator:{name}", f"role:{role}", workspace)),
+                                      actor=actor)
+
+    def operators(self) -> list[tuple[str, str, str]]:
+        """(operator name, role, workspace) of every CLI operator grant."""
+        return sorted((r.values[0].removeprefix("operator:"), r.values[1].removeprefix("role:"), r.values[2])
+                      for r in self.authz.repo.rules() if r.ptype == "g" and r.values[0].startswith("operator:"))
+
+    def bootstrap_operator(self, *, name: str) -> bool:
+        """On a fresh install the OS user who installs Veil becomes its first admin operator (as the
+        OS user that initialises a database cluster owns it); a no-op once any operator exists."""
+        if self.operators():
+            return False
+        return self.grant_operator(name=name, role="admin", workspace="*", actor=f"operator:{name}")
+
     def login(self, *, username: str, password: str, workspace: str) -> tuple[str, Principal]:
         """Verify a password and issue a short-lived JWT for one workspace."""
         user = self.repo.user_by_name(username)
@@ -139,7 +176,7 @@ class AuthService:
         claims = {"sub": f"user:{user.id}", "name": user.username, "ws": workspace, "roles": list(roles),
                   "iat": now, "exp": now + timedelta(minutes=self.settings.token_ttl_minutes), "iss": "veil"}
         token = jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256")
-        return token, Principal(id=claims["sub"], kind=PrincipalKind.USER, workspace=workspace, roles=roles,
+        return token, Principal(id=f"user:{user.id}", kind=PrincipalKind.USER, workspace=workspace, roles=roles,
                                 name=user.username)
 
     def authenticate_token(self, token: str) -> Principal:

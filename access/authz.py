@@ -16,6 +16,7 @@ import casbin
 from casbin.model import Model
 
 from access.principal import Principal
+from core.errors import VeilError
 from graph.policies import PolicyRepository, PolicyRule
 
 MODEL_FILE = Path(__file__).with_name("model.conf")
@@ -25,8 +26,11 @@ FIELD_GROUPS = ("non_pii", "contact", "government_id", "financial", "location", 
 _VERSION_CHECK_S = 1.0
 
 
-class Forbidden(Exception):
+class Forbidden(VeilError):
     """The principal may not do this (mapped to 403 / FORBIDDEN)."""
+
+    code = "forbidden"
+    status = 403
 
     def __init__(self, resource: str, action: str) -> None:
         super().__init__(f"not allowed to {action} {resource}")

@@ -12,14 +12,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from access.authz import Authorizer, FieldPermissions, Forbidden
+from access.authz import Authorizer
+from access.guard import Guard, ReadContext
+from core.errors import VeilError
+
+__all__ = ["ConsentDenied", "MaskedProfile", "MaskedValue", "NotFound", "Pipeline", "ReadContext"]
 from access.principal import Principal
+from audit.chain import StoredAudit
 from audit.events import AuditAction, AuditEvent
 from audit.events import Decision as AuditDecision
 from audit.service import AuditService
 from consent.gate import Decision, decide
 from consent.model import Channel, ConsentRecord, Jurisdiction, Purpose
 from consent.policy import ConsentPolicy
+from core.errors import BadRequest
 from graph.consents import ConsentRepository
 from graph.profiles import MergeRecord, ProfileFilter, ProfileRecord
 from privacy.catalog import CatalogScope, CatalogService
@@ -35,16 +41,22 @@ from privacy.reader import ProfileReader
 INTERACTION_FIELDS = ("interactions.type", "interactions.event", "interactions.ts")
 
 
-class NotFound(Exception):
+class NotFound(VeilError):
     """No such object in the caller's workspace (another tenant's object looks the same)."""
+
+    code = "not_found"
+    status = 404
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} not found")
         self.what = what
 
 
-class ConsentDenied(Exception):
+class ConsentDenied(VeilError):
     """The consent gate refused this purpose for this person."""
+
+    code = "consent_denied"
+    status = 403
 
     def __init__(self, decision: Decision) -> None:
         super().__init__(f"not permitted for this purpose: {decision.reason}")
@@ -82,58 +94,57 @@ class MaskedProfile:
 SCORE_PURPOSES = frozenset({Purpose.analytics, Purpose.marketing})
 
 
-@dataclass(frozen=True)
-class ReadContext:
-    """Who reads, for which purpose and channel; built once per request."""
-
-    principal: Principal
-    purpose: Purpose
-    channel: Channel
-    permissions: FieldPermissions
-
-
 class Pipeline:
     """One reusable enforcement pipeline."""
 
-    def __init__(self, *, authz: Authorizer, profiles: ProfileReader, consents: ConsentRepository,
-                 consent_policy: ConsentPolicy, masking: MaskingPolicy, audit: AuditService,
+    def __init__(self, *, guard: Guard, profiles: ProfileReader, consents: ConsentRepository,
+                 consent_policy: ConsentPolicy, masking: MaskingPolicy,
                  jurisdiction: Jurisdiction, hmac_key: bytes, catalog: CatalogService | None = None) -> None:
-        self.authz = authz
+        self.guard = guard
+        self.authz: Authorizer = guard.authz
         self.catalog = catalog
         self.profiles = profiles
         self.consents = consents
         self.consent_policy = consent_policy
         self.masking = masking
-        self.audit = audit
+        self.audit: AuditService = guard.audit
         self.jurisdiction = jurisdiction
         self.hmac_key = hmac_key
 
     def context(self, principal: Principal, purpose: Purpose, channel: Channel = Channel.any) -> ReadContext:
         """Per-request state: field permissions are computed once here."""
-        return ReadContext(principal, purpose, channel, self.authz.field_permissions(principal))
+        return self.guard.context(principal, purpose, channel)
 
     def _audit(self, ctx: ReadContext, *, action: AuditAction, resource: str, subject: str | None,
                decision: AuditDecision, reason: str, returned: Sequence[str] = (), masked: Sequence[str] = (),
                lawful_basis: str | None = None, consent_record_id: str | None = None,
                defer: list[AuditEvent] | None = None) -> None:
-        event = AuditEvent.create(
-            workspace=ctx.principal.workspace, actor=ctx.principal.id, actor_kind=ctx.principal.kind.value,
-            role=",".join(ctx.principal.roles), action=action, resource=resource, subject=subject,
-            fields_returned=tuple(returned), fields_masked=tuple(masked), purpose=ctx.purpose.value,
-            lawful_basis=lawful_basis, consent_record_id=consent_record_id, decision=decision, reason=reason)
-        if defer is not None:
-            defer.append(event)
-        else:
-            self.audit.record(event)
+        self.guard.record(ctx, action=action, resource=resource, subject=subject, decision=decision,
+                          reason=reason, returned=returned, masked=masked, lawful_basis=lawful_basis,
+                          consent_record_id=consent_record_id, defer=defer)
 
     def require(self, ctx: ReadContext, resource: str, action: str, *, subject: str | None = None) -> None:
-        """Authorize, auditing a denial before raising."""
-        try:
-            self.authz.require(ctx.principal, resource, action)
-        except Forbidden:
-            self._audit(ctx, action=AuditAction.READ if action == "read" else AuditAction.WRITE,
-                        resource=resource, subject=subject, decision=AuditDecision.DENY, reason="forbidden")
-            raise
+        """Authorize through the guard (denials audited); the allowed read is audited with its fields."""
+        self.guard.require(ctx, resource, action, subject=subject, audit_allow=False)
+
+    @staticmethod
+    def normalize_identifier(kind: str, value: str, *, default_region: str) -> tuple[str, str]:
+        """Identifiers are stored normalised; look them up the same way (BadRequest if invalid)."""
+        from collect.normalize import normalize_email, normalize_phone
+
+        if kind == "email":
+            norm = normalize_email(value)
+        elif kind == "phone":
+            norm = normalize_phone(value, default_region=default_region)
+        else:
+            norm = value.strip() or None
+        if norm is None:
+            raise BadRequest(f"not a valid {kind}", field="identifier")
+        return kind, norm
+
+    def counts(self, *, workspace: str) -> dict[str, int]:
+        """How many profiles are active / merged away (numbers only, for progress bars)."""
+        return self.profiles.counts(workspace=workspace)
 
     def consent_records(self, ctx: ReadContext, profile_id: str) -> list[ConsentRecord]:
         """Consent history of a person (including profiles merged into it)."""
@@ -211,11 +222,34 @@ class Pipeline:
             raise NotFound("profile")
         return self._finish(ctx, profile, records)
 
+    def read_profile_with_interactions(
+        self, ctx: ReadContext, *, profile_id: str, first: int, event_type: str | None,
+        since: datetime | None, until: datetime | None,
+    ) -> tuple[MaskedProfile, list[dict[str, Any]] | None]:
+        """A profile and its first interactions in one round trip, through the same chain as
+        `read_profile` + `interactions_of` (the interactions are None when the role may not read
+        them). Both reads are audited; the request scope merges them into one record."""
+        if not self.guard.allowed(ctx, "profile.interactions", "read"):
+            return self.read_profile(ctx, profile_id=profile_id), None
+        self.require(ctx, "profile", "read", subject=profile_id)
+        found = self.profiles.get_with_consents_and_interactions(
+            workspace=ctx.principal.workspace, profile_id=profile_id, event_type=event_type, since=since,
+            until=until, limit=first)
+        if found is None or found[0].status != "active":
+            self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile_id,
+                        decision=AuditDecision.DENY, reason="not_found")
+            raise NotFound("profile")
+        masked = self._finish(ctx, found[0], found[1])
+        self._audit(ctx, action=AuditAction.READ, resource="profile.interactions", subject=masked.id,
+                    decision=AuditDecision.ALLOW, reason="permitted", returned=INTERACTION_FIELDS,
+                    lawful_basis=masked.lawful_basis, consent_record_id=masked.consent_record_id)
+        return masked, found[2]
+
     def _finish(self, ctx: ReadContext, profile: ProfileRecord, records: list[ConsentRecord] | None = None,
-                defer: list[AuditEvent] | None = None) -> MaskedProfile:
+                defer: list[AuditEvent] | None = None, action: AuditAction = AuditAction.READ) -> MaskedProfile:
         decision = self.gate(ctx, profile.id, records, restricted=profile.restricted)
         if not decision.allowed:
-            self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile.id,
+            self._audit(ctx, action=action, resource="profile", subject=profile.id,
                         decision=AuditDecision.DENY, reason=decision.reason, consent_record_id=decision.record_id,
                         defer=defer)
             raise ConsentDenied(decision)
@@ -226,7 +260,7 @@ class Pipeline:
         masked_fields = [f"traits.{t.name}" for t in masked.traits if t.strategy != "plain"] + (
             [f"identifiers.{i.name}" for i in masked.identifiers if i.strategy != "plain"]
             if masked.identifiers is not None else [])
-        self._audit(ctx, action=AuditAction.READ, resource="profile", subject=profile.id,
+        self._audit(ctx, action=action, resource="profile", subject=profile.id,
                     decision=AuditDecision.ALLOW, reason=decision.reason, returned=returned, masked=masked_fields,
                     lawful_basis=masked.lawful_basis, consent_record_id=decision.record_id, defer=defer)
         return masked
@@ -249,14 +283,21 @@ class Pipeline:
             except ConsentDenied:
                 skipped += 1
         # One audit transaction for the page, before anything is returned.
-        self.audit.record_many(events)
+        self.guard.emit(events)
         return out, skipped, has_next
 
     def interactions(self, ctx: ReadContext, profile_id: str, *, event_type: str | None, since: datetime | None,
                      until: datetime | None, after: str | None, limit: int) -> list[dict[str, Any]]:
         """A profile's interactions, newest first (no PII in these fields); consent-gated and audited."""
         self.require(ctx, "profile.interactions", "read", subject=profile_id)
-        decision = self.gate(ctx, profile_id)
+        # The person's profile decides: another tenant's, a merged-away or an unknown id is not
+        # found, and a restriction of processing (on any profile merged into it) applies here too.
+        found = self.profiles.get_with_consents(workspace=ctx.principal.workspace, profile_id=profile_id)
+        if found is None or found[0].status != "active":
+            self._audit(ctx, action=AuditAction.READ, resource="profile.interactions", subject=profile_id,
+                        decision=AuditDecision.DENY, reason="not_found")
+            raise NotFound("profile")
+        decision = self.gate(ctx, profile_id, found[1], restricted=found[0].restricted)
         if not decision.allowed:
             self._audit(ctx, action=AuditAction.READ, resource="profile.interactions", subject=profile_id,
                         decision=AuditDecision.DENY, reason=decision.reason, consent_record_id=decision.record_id)
@@ -288,14 +329,14 @@ class Pipeline:
             for pid in ids:
                 self._audit(ctx, action=AuditAction.READ, resource=resource, subject=pid,
                             decision=AuditDecision.DENY, reason="forbidden", defer=events)
-            self.audit.record_many(events)
+            self.guard.emit(events)
             return dict.fromkeys(ids, None)
         found = fetch(ids)
         for m in profiles:
             self._audit(ctx, action=AuditAction.READ, resource=resource, subject=m.id, decision=AuditDecision.ALLOW,
                         reason="permitted", returned=returned, lawful_basis=m.lawful_basis,
                         consent_record_id=m.consent_record_id, defer=events)
-        self.audit.record_many(events)
+        self.guard.emit(events)
         return {pid: found.get(pid, []) for pid in ids}
 
     def consents_of(self, ctx: ReadContext, profiles: Sequence[MaskedProfile]) -> dict[str, Any]:
@@ -326,7 +367,7 @@ class Pipeline:
 
     def audit_trail(self, ctx: ReadContext, *, subject: str | None, actor: str | None, action: str | None,
                     since: datetime | None, until: datetime | None, limit: int, purpose: str | None = None,
-                    decision: str | None = None) -> list[Any]:
+                    decision: str | None = None) -> list[StoredAudit]:
         """The workspace's audit records for compliance review; reading them is audited too."""
         self.require(ctx, "audit", "read", subject=subject)
         rows = self.audit.repo.query(ctx.principal.workspace, subject=subject, actor=actor, action=action,
@@ -362,7 +403,7 @@ class Pipeline:
                 sample.append(self._finish(ctx, profile, consents.get(pid, []), defer=events))
             except ConsentDenied:
                 pass
-        self.audit.record_many(events)
+        self.guard.emit(events)
         return sample
 
     def audit_access(self, ctx: ReadContext, *, resource: str, reason: str, returned: Sequence[str],
@@ -370,24 +411,3 @@ class Pipeline:
         """Record an allowed read or write of aggregates/segments (ids and field names only)."""
         self._audit(ctx, action=AuditAction.WRITE if write else AuditAction.READ, resource=resource,
                     subject=subject, decision=AuditDecision.ALLOW, reason=reason, returned=returned)
-
-    def segment_preview(self, ctx: ReadContext, segments: Any, definition: Any,
-                        sample_size: int) -> tuple[int, list[MaskedProfile]]:
-        """Count and a small sample of a segment definition; the sample goes through the same
-        gate and masking (and is empty for roles that may not read profiles, e.g. marketers)."""
-        self.require(ctx, "segments", "read")
-        preview = segments.preview(workspace=ctx.principal.workspace, definition=definition,
-                                   sample_size=sample_size)
-        sample = self.sample_profiles(ctx, preview.sample_ids)
-        self._audit(ctx, action=AuditAction.READ, resource="segments", subject=None,
-                    decision=AuditDecision.ALLOW, reason="preview", returned=("segments.count",))
-        return preview.count, sample
-
-    def segment_save(self, ctx: ReadContext, segments: Any, *, name: str, definition: Any,
-                     segment_id: str | None, realtime: bool = False) -> Any:
-        """Save (create or update) a segment definition, audited."""
-        self.require(ctx, "segments", "write")
-        self._audit(ctx, action=AuditAction.WRITE, resource="segments", subject=None,
-                    decision=AuditDecision.ALLOW, reason="saved", returned=("segments.definition",))
-        return segments.save(workspace=ctx.principal.workspace, name=name, definition=definition,
-                             segment_id=segment_id, realtime=realtime)

@@ -1,32 +1,5 @@
-"""The caller: a staff user, an app's API key or a collection write key."""
+"""The caller (defined in core.principal so every layer can name it); re-exported here."""
 
-from __future__ import annotations
+from core.principal import ROLES, Principal, PrincipalKind, current_principal
 
-from contextvars import ContextVar
-from dataclasses import dataclass
-from enum import StrEnum
-
-ROLES = ("admin", "data_engineer", "marketer", "analyst", "support_agent", "compliance_officer", "app")
-
-
-class PrincipalKind(StrEnum):
-    """How the caller authenticated."""
-
-    USER = "user"
-    API_KEY = "api_key"
-    WRITE_KEY = "write_key"
-    SYSTEM = "system"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """An authenticated caller, scoped to one workspace."""
-
-    id: str  # "user:<id>" / "key:<id>" / "system:<name>"
-    kind: PrincipalKind
-    workspace: str
-    roles: tuple[str, ...]
-    name: str = ""
-
-
-current_principal: ContextVar[Principal | None] = ContextVar("current_principal", default=None)
+__all__ = ["ROLES", "Principal", "PrincipalKind", "current_principal"]

@@ -19,6 +19,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
+from core.errors import VeilError
+
 FloatArray = NDArray[np.float64]
 DateLike = str | date | np.datetime64
 
@@ -27,8 +29,11 @@ DEFAULT_STAR_THRESHOLDS: Final = (0.2, 0.4, 0.6, 0.8)
 _GRAD_TOL: Final = 1e-6
 
 
-class FitError(RuntimeError):
+class FitError(VeilError, RuntimeError):
     """A likelihood maximisation did not converge."""
+
+    code = "model_fit_failed"
+    status = 422
 
 
 def require_positive_params(model: str, **params: float) -> None:

@@ -13,22 +13,33 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.fastapi import GraphQLRouter
 
 from analytics.scheduler import Scheduler, model_jobs
 from api import metrics
+from api.collection import beacon_router
 from api.collection import router as collection_router
 from api.container import Container, build_container
-from api.errors import ApiError, api_error_handler, error_body
+from api.cors import CollectorCors
+from api.errors import api_error_handler, error_body
 from api.graphql.context import context_getter
+from api.graphql.http import (
+    GraphQLGate,
+    RateLimited,
+    RateLimiter,
+    VeilGraphQLRouter,
+    rate_limited_context,
+    veil_error_response,
+)
 from api.graphql.schema import build_schema
 from api.logs import configure_logging, request_id_var
 from api.settings import AppSettings
+from api.web_sdk import router as web_sdk_router
 from audit.events import request_id_var as audit_request_id_var
-from graph.driver import ping
-from graph.jobs import LeaseRepository
-from graph.migrations import LATEST_VERSION, current_version
+from console.mount import mount_console
+from core.errors import VeilError
+from graph.migrations import LATEST_VERSION
 
 log = structlog.get_logger("veil.api")
 
@@ -71,13 +82,16 @@ class RequestContext:
             request_id_var.reset(token)
             audit_request_id_var.reset(audit_token)
             elapsed = time.perf_counter() - started
-            path = getattr(scope.get("route"), "path", "unmatched")
+            route = getattr(scope.get("route"), "path", None)
+            path = route or "unmatched"
             method = scope.get("method", "")
             metrics.HTTP_REQUESTS.labels(method, path, str(status)).inc()
             metrics.HTTP_SECONDS.labels(path).observe(elapsed)
             if status >= 400 or elapsed > 1.0:
+                # An unmatched request is logged with the path asked for (bounded), so it can be seen.
+                asked = {} if route else {"asked": str(scope.get("path", ""))[:300]}
                 log.info("request", method=method, path=path, status=status, ms=round(elapsed * 1000, 1),
-                         request_id=rid)
+                         request_id=rid, **asked)
 
 
 def _start_scheduler(c: Container) -> Scheduler | None:
@@ -90,7 +104,7 @@ def _start_scheduler(c: Container) -> Scheduler | None:
     jobs += identity_jobs(c)
     if not any(j.interval > 0 for j in jobs):
         return None
-    scheduler = Scheduler(jobs, leases=LeaseRepository(c.driver, database=c.neo4j.database))
+    scheduler = Scheduler(jobs, leases=c.leases())
     scheduler.start()
     log.info("scheduler_started", jobs=[j.name for j in scheduler.jobs])
     return scheduler
@@ -118,7 +132,7 @@ def create_app(container: Container | None = None) -> FastAPI:
             app.state.container.close()
 
     app = FastAPI(title="Veil", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
-    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(VeilError, api_error_handler)  # ApiError and every domain error
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -126,20 +140,43 @@ def create_app(container: Container | None = None) -> FastAPI:
         return JSONResponse(error_body("invalid_request", str(first.get("msg", "invalid request")),
                                        field=".".join(str(p) for p in first.get("loc", []))), status_code=400)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Unknown paths and methods answer in Veil's error format, naming what was asked.
+        path = request.url.path[:300]
+        if exc.status_code == 404:
+            code, message = "not_found", f"no route for {request.method} {path}"
+        elif exc.status_code == 405:
+            code, message = "method_not_allowed", f"{request.method} is not allowed on {path}"
+        else:
+            code, message = f"http_{exc.status_code}", str(exc.detail)
+        return JSONResponse(error_body(code, message), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", error=type(exc).__name__)
         return JSONResponse(error_body("internal_error", "internal error; quote the request id"), status_code=500)
 
-    app.add_middleware(RequestContext)
+    settings = container.app if container is not None else AppSettings()
+    app.add_exception_handler(RateLimited, veil_error_response)
+    app.add_middleware(GraphQLGate, max_body_bytes=settings.graphql_max_body_bytes)
+    app.add_middleware(CollectorCors)
+    app.add_middleware(RequestContext)  # outermost: the gate's refusals carry the request id too
 
     app.include_router(collection_router)
-    settings = container.app if container is not None else AppSettings()
+    app.include_router(beacon_router)
+    app.include_router(web_sdk_router)
     schema = build_schema(introspection=settings.graphql_introspection, max_depth=settings.graphql_max_depth,
-                          max_aliases=settings.graphql_max_aliases, max_tokens=settings.graphql_max_tokens)
-    app.include_router(GraphQLRouter(schema, path="/graphql", context_getter=context_getter,
-                                     graphql_ide="graphiql" if settings.graphiql else None,
-                                     allow_queries_via_get=False), prefix="")
+                          max_aliases=settings.graphql_max_aliases, max_tokens=settings.graphql_max_tokens,
+                          max_cost=settings.graphql_max_cost)
+    limiter = RateLimiter(rate=settings.graphql_rate_per_second, burst=settings.graphql_rate_burst,
+                          anonymous_rate=settings.graphql_anonymous_rate_per_second,
+                          anonymous_burst=settings.graphql_anonymous_rate_burst)
+    app.include_router(VeilGraphQLRouter(schema, path="/graphql",
+                                         context_getter=rate_limited_context(context_getter, limiter),
+                                         graphql_ide="graphiql" if settings.graphiql else None,
+                                         allow_queries_via_get=False), prefix="")
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -150,11 +187,11 @@ def create_app(container: Container | None = None) -> FastAPI:
     async def readyz(request: Request) -> JSONResponse:
         """Readiness: Neo4j reachable and the schema at the latest version."""
         c: Container = request.app.state.container
-        reachable = await run_in_threadpool(ping, c.driver, database=c.neo4j.database)
+        reachable = await run_in_threadpool(c.ping)
         version = None
         if reachable:
             try:
-                version = await run_in_threadpool(current_version, c.driver, database=c.neo4j.database)
+                version = await run_in_threadpool(c.schema_version)
             except Exception:  # noqa: BLE001
                 version = None
         ok = reachable and version == LATEST_VERSION
@@ -167,4 +204,5 @@ def create_app(container: Container | None = None) -> FastAPI:
         """Prometheus exposition."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    mount_console(app)
     return app

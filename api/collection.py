@@ -1,4 +1,10 @@
-"""Segment-compatible collection routes: /v1/identify|track|page|screen|group|alias|batch|import."""
+"""Segment-compatible collection routes: /v1/identify|track|page|screen|group|alias|batch|import,
+Segment's short paths (/v1/i|t|p|s|g|a|b, what analytics.js posts to) and RudderStack's beacon path.
+
+Bodies are read as JSON whatever the Content-Type (browsers send `text/plain` to avoid a
+preflight), gzip is accepted, and the write key may come in the body (`writeKey`, as sendBeacon
+sends it) or the query string when there is no Authorization header.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,6 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any
 
-import neo4j.exceptions
 import orjson
 import structlog
 from fastapi import APIRouter, Request
@@ -16,14 +21,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api import metrics
+from api.collection_schema import BATCH_DOC, ERROR_RESPONSES, OK_RESPONSE, event_doc
 from api.deps import ContainerDep, authenticate_source, write_key_from_header
 from api.errors import ApiError, error_body
 from collect.normalize import parse_timestamp
 from collect.service import IngestResult
+from graph.driver import STORE_UNAVAILABLE
+from graph.sources import SourceRecord
 
 router = APIRouter(prefix="/v1", tags=["collection"])
+beacon_router = APIRouter(tags=["collection"])
 log = structlog.get_logger("veil.collect")
 SINGLE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+# Segment's short paths (analytics.js): the first letter of each type; `b` is the batch.
+SHORT_PATHS = {"i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias"}
 
 
 class _Inflight:
@@ -87,11 +98,43 @@ def _result_body(result: IngestResult) -> dict[str, Any]:
     }
 
 
+def _write_key(request: Request, body: dict[str, Any]) -> str | None:
+    """Authorization header first, then the body's `writeKey`, then `?writeKey=` (beacons)."""
+    key = write_key_from_header(request.headers.get("authorization"))
+    if key is None and isinstance(body.get("writeKey"), str):
+        key = body["writeKey"]
+    if key is None:
+        key = request.query_params.get("writeKey") or None
+    return key
+
+
+def _check_origin(container: ContainerDep, request: Request, source: SourceRecord) -> None:
+    """A browser request (it has an Origin) must come from an origin this source allows."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return
+    if not container.sources.origin_allowed(source, origin):
+        log.info("origin_refused", origin=origin[:200], source=source.id)
+        raise ApiError(403, "origin_not_allowed",
+                       f"pages on {origin[:200]} may not send events with this write key; an admin can allow "
+                       f"the origin with `veil sources origins`", field="Origin")
+
+
+def _sent_at(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise ApiError(400, "invalid_timestamp", "sentAt must be an ISO 8601 time", field="sentAt")
+    return parsed
+
+
 async def _ingest(
     container: ContainerDep, request: Request, events: list[Any], *, key: str | None,
     sent_at: datetime | None, forced_type: str | None,
 ) -> IngestResult:
     source = authenticate_source(container, key)
+    _check_origin(container, request, source)
     settings = container.collect
     if not _inflight.acquire(settings.max_inflight):
         metrics.THROTTLED.inc()
@@ -104,8 +147,7 @@ async def _ingest(
             received_at=datetime.now(UTC), sent_at=sent_at, forced_type=forced_type,
             sec_gpc=request.headers.get("sec-gpc"),
         )
-    except (neo4j.exceptions.TransientError, neo4j.exceptions.ServiceUnavailable,
-            neo4j.exceptions.SessionExpired) as exc:
+    except STORE_UNAVAILABLE as exc:
         log.warning("ingest_unavailable", error=type(exc).__name__)
         raise ApiError(503, "store_unavailable", "the graph store is busy or unreachable; nothing was stored, retry",
                        headers={"Retry-After": str(settings.retry_after_seconds)}) from exc
@@ -116,10 +158,12 @@ async def _ingest(
     return result
 
 
-@router.post("/batch")
-@router.post("/import")
+@router.post("/batch", openapi_extra=BATCH_DOC, responses={**OK_RESPONSE, **ERROR_RESPONSES})
+@router.post("/import", openapi_extra=BATCH_DOC, responses={**OK_RESPONSE, **ERROR_RESPONSES})
+@router.post("/b", openapi_extra=BATCH_DOC, responses={**OK_RESPONSE, **ERROR_RESPONSES})
+@beacon_router.post("/beacon/v1/batch", openapi_extra=BATCH_DOC, responses={**OK_RESPONSE, **ERROR_RESPONSES})
 async def batch(request: Request, container: ContainerDep) -> JSONResponse:
-    """A batch of events (what the SDKs send); good events are stored, bad ones listed."""
+    """A batch of events (what the SDKs send); good events are stored, bad ones listed by index."""
     body = await _read_body(request, container.collect.max_batch_bytes, "batch_too_large", "the batch")
     if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
         raise ApiError(400, "invalid_batch", "the body must be an object with a 'batch' array", field="batch")
@@ -127,10 +171,8 @@ async def batch(request: Request, container: ContainerDep) -> JSONResponse:
     if len(events) > container.collect.max_batch_events:
         raise ApiError(400, "batch_too_large",
                        f"{len(events)} events; the limit is {container.collect.max_batch_events} per batch")
-    key = write_key_from_header(request.headers.get("authorization"))
-    if key is None and isinstance(body.get("writeKey"), str):
-        key = body["writeKey"]
-    sent_at = parse_timestamp(body.get("sentAt")) if body.get("sentAt") else None
+    key = _write_key(request, body)
+    sent_at = _sent_at(body.get("sentAt"))
     shared_ctx = body.get("context") if isinstance(body.get("context"), dict) else None
     if shared_ctx:
         events = [
@@ -151,9 +193,7 @@ def _single_route(kind: str):
         body = await _read_body(request, container.collect.max_event_bytes, "event_too_large", "the event")
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_type", "the body must be a JSON object")
-        key = write_key_from_header(request.headers.get("authorization"))
-        if key is None and isinstance(body.get("writeKey"), str):
-            key = body["writeKey"]
+        key = _write_key(request, body)
         result = await _ingest(container, request, [body], key=key, sent_at=None, forced_type=kind)
         if result.rejected:
             r = result.rejected[0]
@@ -166,4 +206,9 @@ def _single_route(kind: str):
 
 
 for _kind in SINGLE_TYPES:
-    router.add_api_route(f"/{_kind}", _single_route(_kind), methods=["POST"], name=f"ingest_{_kind}")
+    router.add_api_route(f"/{_kind}", _single_route(_kind), methods=["POST"], name=f"ingest_{_kind}",
+                         openapi_extra=event_doc(_kind), responses={**OK_RESPONSE, **ERROR_RESPONSES})
+for _short, _kind in SHORT_PATHS.items():
+    router.add_api_route(f"/{_short}", _single_route(_kind), methods=["POST"], name=f"ingest_{_kind}_short",
+                         openapi_extra=event_doc(_kind), responses={**OK_RESPONSE, **ERROR_RESPONSES},
+                         summary=f"One {_kind} event (Segment's short path)")

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import neo4j
 
 from access.admin import AdminService
 from access.auth import DEV_JWT_SECRET, AuthService, AuthSettings
 from access.authz import Authorizer
+from access.guard import Guard
+from access.kanon import KAnonymity
 from access.pipeline import Pipeline
 from access.principal import ROLES
-from access.reports import Reports
 from analytics.attribution import AttributionService
+from analytics.reports import Reports
 from analytics.service import AnalyticsService
 from analytics.settings import AnalyticsSettings
 from api.settings import AppSettings
@@ -28,6 +31,7 @@ from collect.traits import TraitService
 from consent.model import Purpose
 from consent.policy import load_policy
 from consent.settings import ConsentSettings
+from core.errors import VeilError
 from graph.analytics import AnalyticsRepository
 from graph.attribution import AttributionRepository
 from graph.audit import AuditRepository
@@ -40,14 +44,17 @@ from graph.identity import IdentityRepository, TraitRepository
 from graph.policies import PolicyRepository
 from graph.principals import PrincipalRepository
 from graph.profiles import ProfileRepository
+from graph.resolution import ResolutionRepository
 from graph.retention import RetentionRepository
 from graph.segments import SegmentRepository
 from graph.settings import DEV_PASSWORD, Neo4jSettings
 from graph.sources import SourceRepository
+from graph.upgrade import UpgradeRepository
 from privacy.catalog import CatalogService
 from privacy.dsr import DsrService
 from privacy.erasure import ErasureReport, erase_profile
 from privacy.ingest_scan import IngestScanner, load_ingest_policy
+from privacy.key_admin import KeyAdmin
 from privacy.keys import (
     KeyMaterialError,
     SqliteKeyStore,
@@ -58,13 +65,19 @@ from privacy.masking import load_masking_policy
 from privacy.reader import ProfileReader
 from privacy.retention import RetentionService, load_retention_policy
 from privacy.settings import DEV_HMAC_KEY, CryptoSettings, PrivacySettings
-from privacy.vault import FieldVault, is_pii_trait
+from privacy.vault import FieldVault
+from resolution.service import ResolutionService
+from resolution.settings import ResolutionSettings
 from segments.realtime import RealtimeEvaluator
 from segments.service import SegmentService
+from segments.usecases import SegmentCases
 
 
-class ConfigError(RuntimeError):
+class ConfigError(VeilError, RuntimeError):
     """Settings that must not be used (e.g. demo secrets in prod)."""
+
+    code = "configuration_error"
+    status = 500
 
 
 @dataclass
@@ -80,6 +93,8 @@ class Container:
     ingest: IngestService
     profiles: ProfileReader
     auth: AuthService
+    guard: Guard
+    keys: KeyAdmin
     pipeline: Pipeline
     admin: AdminService
     audit: AuditService
@@ -95,6 +110,33 @@ class Container:
     analytics: AnalyticsService
     realtime: RealtimeEvaluator | None
     reports: Reports
+    segment_cases: SegmentCases
+    resolution: ResolutionService  # probabilistic identity resolution (resolution/)
+
+    def migrate(self) -> tuple[list[int], int, int]:
+        """Apply schema migrations: (applied now, current version, latest version)."""
+        from graph.migrations import LATEST_VERSION, apply_migrations, current_version
+
+        applied = apply_migrations(self.driver, database=self.neo4j.database)
+        return applied, current_version(self.driver, database=self.neo4j.database), LATEST_VERSION
+
+    def ping(self) -> bool:
+        """Neo4j reachable (readiness)."""
+        from graph.driver import ping
+
+        return ping(self.driver, database=self.neo4j.database)
+
+    def schema_version(self) -> int | None:
+        """The applied schema version (readiness)."""
+        from graph.migrations import current_version
+
+        return current_version(self.driver, database=self.neo4j.database)
+
+    def leases(self) -> Any:
+        """Job leases in Neo4j, so one worker of many runs a periodic job."""
+        from graph.jobs import LeaseRepository
+
+        return LeaseRepository(self.driver, database=self.neo4j.database)
 
     def close(self) -> None:
         """Finish queued realtime segment evaluations, then release the driver and the key store.
@@ -165,39 +207,50 @@ def build_container(
     catalog = CatalogService(repo=CatalogRepository(driver, database=db), sample_values=privacy.catalog_sample_values,
                              refresh_seconds=privacy.catalog_refresh_seconds)
     scanner = IngestScanner(catalog=catalog, policy=ingest_policy, hmac_key=hmac_key) if privacy.ingest_scan else None
-    pipeline = Pipeline(authz=authz, profiles=profiles, consents=consents, consent_policy=consent_policy,
-                        masking=masking, audit=audit, jurisdiction=consent_settings.jurisdiction,
+    guard = Guard(authz=authz, audit=audit)
+    pipeline = Pipeline(guard=guard, profiles=profiles, consents=consents, consent_policy=consent_policy,
+                        masking=masking, jurisdiction=consent_settings.jurisdiction,
                         hmac_key=hmac_key, catalog=catalog)
     erasure = ErasureRepository(driver, database=db)
     erase = partial(erase_profile, vault=vault, repo=erasure, audit=audit, suppress=privacy.suppression)
-    traits = TraitService(TraitRepository(driver, database=db), vault=vault)
+    sealed_trait = catalog.sealed_trait if vault.enabled else None
+    traits = TraitService(TraitRepository(driver, database=db), vault=vault, sealed_trait=sealed_trait)
     admin = AdminService(pipeline=pipeline, auth=auth, traits=traits, consents=consents, erase=erase)
-    dsr = DsrService(repo=DsrRepository(driver, database=db), pipeline=pipeline, traits=traits,
+    dsr = DsrService(repo=DsrRepository(driver, database=db), guard=guard, profiles=profiles, consents=consents,
+                     audit=audit, jurisdiction=consent_settings.jurisdiction, traits=traits,
                      export_dir=privacy.dsr_export_dir, deadline_days=privacy.dsr_deadline_days, erasure=erase)
     segments = SegmentService(repo=SegmentRepository(driver, database=db),
-                              sealed_trait=is_pii_trait if vault.enabled else None,
+                              sealed_trait=sealed_trait,
                               purchase_events=analytics_settings.purchase_events)
     ingest = IngestService(repo=IdentityRepository(driver, database=db), settings=collect, rules=rules,
                            vault=vault, consents=consents, jurisdiction=consent_settings.jurisdiction,
-                           suppressed=erasure.suppressed if privacy.suppression else None, scanner=scanner)
+                           suppressed=erasure.suppressed if privacy.suppression else None, scanner=scanner,
+                           sealed_trait=sealed_trait)
     analytics_service = AnalyticsService(repo=AnalyticsRepository(driver, database=db), settings=analytics_settings)
     realtime = None
     if analytics_settings.realtime_segments:
         realtime = RealtimeEvaluator(segments)
         ingest.on_written.append(realtime.notify)
+    kanon = KAnonymity(guard=guard, k=analytics_settings.k_anonymity)
+    key_admin = KeyAdmin(guard=guard, vault=vault, upgrade_repo=UpgradeRepository(driver, database=db))
+    admin.seal_traits = key_admin.seal_traits
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
-        sources=SourceService(SourceRepository(driver, database=db)),
+        sources=SourceService(SourceRepository(driver, database=db), default_origins=collect.cors_origins),
         ingest=ingest,
-        profiles=profiles, auth=auth, pipeline=pipeline, admin=admin, audit=audit,
+        profiles=profiles, auth=auth, guard=guard, pipeline=pipeline,
+        keys=key_admin, admin=admin, audit=audit,
         segments=segments, realtime=realtime,
         vault=vault, privacy=privacy, crypto=crypto, erase=erase, catalog=catalog, dsr=dsr,
         retention=RetentionService(repo=RetentionRepository(driver, database=db), audit=audit,
                                    policy=retention_policy, batch_size=privacy.retention_batch_size),
-        reports=Reports(pipeline=pipeline, segments=segments, analytics=analytics_service,
+        reports=Reports(pipeline=pipeline, analytics=analytics_service,
                         attribution=AttributionService(repo=AttributionRepository(driver, database=db),
                                                        settings=analytics_settings, vault=vault),
-                        k_anonymity=analytics_settings.k_anonymity),
+                        kanon=kanon),
+        segment_cases=SegmentCases(pipeline=pipeline, segments=segments, kanon=kanon),
         analytics_settings=analytics_settings,
         analytics=analytics_service,
+        resolution=ResolutionService(repo=ResolutionRepository(driver, database=db), reader=profiles,
+                                     authz=authz, audit=audit, rules=rules, settings=ResolutionSettings()),
     )

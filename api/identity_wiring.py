@@ -1,4 +1,4 @@
-"""Builds the identity-resolution service from a container (shared by the CLI and GraphQL)."""
+"""Identity resolution for the transports: the container's service and the scheduled job."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 from access.principal import Principal, PrincipalKind
 from analytics.scheduler import Job
 from api.container import Container
-from graph.resolution import ResolutionRepository
 from resolution.model import MatchingError
 from resolution.service import ResolutionService
 from resolution.settings import ResolutionSettings
@@ -16,9 +15,8 @@ log = logging.getLogger("veil.identity")
 
 
 def build_service(c: Container) -> ResolutionService:
-    """The resolution service over the container's reader, authorizer, audit and rules."""
-    return ResolutionService(repo=ResolutionRepository(c.driver, database=c.neo4j.database), reader=c.profiles,
-                             authz=c.pipeline.authz, audit=c.audit, rules=c.rules, settings=ResolutionSettings())
+    """The container's resolution service (reader, authorizer, audit and rules wired in)."""
+    return c.resolution
 
 
 def identity_jobs(c: Container, settings: ResolutionSettings | None = None) -> list[Job]:

@@ -40,15 +40,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from audit.settings import AuditSettings
+from core.errors import VeilError
 
 SIGNING_CONTEXT = b"veil.audit.checkpoint.v1\n"
 KEY_ID_CHARS = 16
 
 
-class CheckpointKeyError(RuntimeError):
+class CheckpointKeyError(VeilError, RuntimeError):
     """The checkpoint key file is missing (and may not be created), unreadable or unsafe."""
 
     code = "checkpoint_key_error"
+    status = 500
 
 
 class CheckpointProblem(str, Enum):

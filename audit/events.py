@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from core.errors import VeilError
+
 ExtraValue = str | int | bool | None
 
 
@@ -58,10 +60,14 @@ class ActorKind(str, Enum):
     API_KEY = "api_key"
     WRITE_KEY = "write_key"
     SYSTEM = "system"
+    OPERATOR = "operator"
 
 
-class InvalidAuditEvent(ValueError):
+class InvalidAuditEvent(VeilError, ValueError):
     """An audit event that breaks the ids-and-codes-only contract (a bug in the caller)."""
+
+    code = "invalid_audit_event"
+    status = 400
 
     def __init__(self, field_name: str, message: str) -> None:
         super().__init__(f"{field_name}: {message}")
@@ -90,7 +96,7 @@ actor_var: ContextVar[Actor | None] = ContextVar("audit_actor", default=None)
 @contextmanager
 def bind(*, actor: Actor | None = None, request_id: str | None = None) -> Iterator[None]:
     """Set the actor and/or request id for the enclosed block (restored afterwards)."""
-    tokens = []
+    tokens: list[tuple[Any, Any]] = []
     if actor is not None:
         tokens.append((actor_var, actor_var.set(actor)))
     if request_id is not None:
@@ -99,7 +105,7 @@ def bind(*, actor: Actor | None = None, request_id: str | None = None) -> Iterat
         yield
     finally:
         for var, token in reversed(tokens):
-            var.reset(token)  # type: ignore[attr-defined]
+            var.reset(token)
 
 
 MIN_KEY_BYTES = 16

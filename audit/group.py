@@ -13,7 +13,7 @@ from typing import Any
 
 from audit.chain import StoredAudit
 from audit.events import AuditEvent
-from graph.group_commit import GroupCommit
+from core.group_commit import GroupCommit
 
 
 class GroupCommitAuditStore:

@@ -42,11 +42,12 @@ from audit.checkpoint import (
     trusted_keys,
     verify_checkpoint,
 )
-from audit.events import AuditEvent
+from audit.events import AuditAction, AuditEvent, Decision
 from audit.settings import AuditSettings
+from core.errors import VeilError
 
 
-class AuditUnavailable(RuntimeError):
+class AuditUnavailable(VeilError, RuntimeError):
     """The audit store could not record an event; the audited action must not proceed."""
 
     status = 503
@@ -57,8 +58,10 @@ class AuditUnavailable(RuntimeError):
         self.message = message
 
 
-class CheckpointRefused(RuntimeError):
+class CheckpointRefused(VeilError, RuntimeError):
     """The chain does not verify up to the head, so no checkpoint was signed."""
+
+    status = 409
 
     code = "checkpoint_refused"
 
@@ -94,6 +97,13 @@ class AuditStore(Protocol):
     def verify_chain(self, *, after_seq: int = 0) -> VerificationResult: ...
 
     def seq_range(self, workspace: str) -> tuple[int, int] | None: ...
+
+    def query(
+        self, workspace: str, *, subject: str | None = None, actor: str | None = None,
+        action: AuditAction | str | None = None, purpose: str | None = None,
+        decision: Decision | str | None = None, since: datetime | None = None,
+        until: datetime | None = None, limit: int = 100,
+    ) -> list[StoredAudit]: ...
 
     def iter_records(
         self, workspace: str | None = None, *, since_seq: int = 0, until_seq: int | None = None,

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from graph.group_commit import GroupCommit
+from collect.isolate import write_isolating
+from core.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from collect.events import NormalizedEvent
@@ -63,12 +64,15 @@ class Coalescer:
                 mine.append((i, ev))
                 events.append(ev)
             slices.append(mine)
-        landing, created, outcome = self.write(events, workspace=first.workspace, source=first.source)
+        # A data error of one event fails neither its batch nor the other requests of the group.
+        w = write_isolating(self.write, events, workspace=first.workspace, source=first.source)
         pos = 0
         for job, mine in zip(group, slices, strict=True):
-            fill_result(mine, job.result, landing[pos:pos + len(mine)], created, workspace=first.workspace)
+            failed = {p - pos: reason for p, reason in w.failed.items() if pos <= p < pos + len(mine)}
+            fill_result(mine, job.result, w.landing[pos:pos + len(mine)], w.created, workspace=first.workspace,
+                        failed=failed)
             pos += len(mine)
-        first.result.merges += outcome.merges
-        first.result.conflicts += outcome.conflicts
-        first.result.new_profiles += outcome.new_profiles
+        first.result.merges += w.merges
+        first.result.conflicts += w.conflicts
+        first.result.new_profiles += w.new_profiles
         return [None] * len(group)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from collect.normalize import (
+    SkewError,
     corrected_timestamp,
     is_junk,
     normalize_email,
@@ -15,6 +16,7 @@ from collect.normalize import (
     parse_timestamp,
 )
 from collect.rules import IdentityRules
+from core.errors import VeilError
 
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 _EMAIL_KEYS = ("email",)
@@ -24,8 +26,10 @@ _LINE_KEYS = ("line_user_id", "lineUserId", "line_id")
 _ID_MAX_LEN = 256
 
 
-class EventError(ValueError):
+class EventError(VeilError, ValueError):
     """A single event is invalid: a stable code, a message and the offending field."""
+
+    status = 400
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -143,6 +147,48 @@ def _line_items(properties: dict[str, Any]) -> tuple[LineItem, ...]:
     return tuple(items)
 
 
+_SCALAR = (str, int, float)
+_CAMPAIGN_KEYS = ("source", "medium", "name", "term", "content")
+_PAGE_KEYS = ("url", "referrer", "path", "title", "search")
+
+
+def identifier_type(text: str) -> str:
+    """An identifier type name as stored: trimmed, lower-case, spaces as `_`, at most 64 characters."""
+    return text.strip().lower().replace(" ", "_")[:64]
+
+
+def _check_context(context: dict[str, Any]) -> None:
+    """The context fields Veil stores as graph properties or identifiers must have the right shape
+    (a campaign value that is an object, or externalIds that are a number, used to fail the write)."""
+    for name, keys in (("campaign", _CAMPAIGN_KEYS), ("page", _PAGE_KEYS)):
+        part = context.get(name)
+        if part is None:
+            continue
+        if not isinstance(part, dict):
+            raise EventError("invalid_type", f"context.{name} must be an object", f"context.{name}")
+        for key in keys:
+            value = part.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, _SCALAR)):
+                raise EventError("invalid_type", f"context.{name}.{key} must be a string",
+                                 f"context.{name}.{key}")
+    ext_ids = context.get("externalIds")
+    if ext_ids is None:
+        return
+    if not isinstance(ext_ids, list):
+        raise EventError("invalid_type", "context.externalIds must be an array of {id, type} objects",
+                         "context.externalIds")
+    for i, ext in enumerate(ext_ids):
+        where = f"context.externalIds[{i}]"
+        if not isinstance(ext, dict):
+            raise EventError("invalid_type", f"{where} must be an object with id and type", where)
+        kind = ext.get("type")
+        if not isinstance(kind, str) or not identifier_type(kind):
+            raise EventError("invalid_type", f"{where}.type must be a non-empty string", f"{where}.type")
+        ident = ext.get("id")
+        if ident is not None and (isinstance(ident, bool) or not isinstance(ident, (str, int))):
+            raise EventError("invalid_type", f"{where}.id must be a string", f"{where}.id")
+
+
 class Normalizer:
     """Turns raw Segment-spec dicts into NormalizedEvent or raises EventError."""
 
@@ -205,9 +251,13 @@ class Normalizer:
         sent_at = parse_timestamp(sent_raw) if sent_raw is not None else sent_at_batch
         if sent_raw is not None and sent_at is None:
             raise EventError("invalid_timestamp", "sentAt must be ISO 8601", "sentAt")
-        when = corrected_timestamp(
-            timestamp=ts, sent_at=sent_at, received_at=received_at, max_future_s=self.max_future_s
-        )
+        try:
+            when = corrected_timestamp(
+                timestamp=ts, sent_at=sent_at, received_at=received_at, max_future_s=self.max_future_s
+            )
+        except SkewError as exc:
+            raise EventError("invalid_timestamp", str(exc), "timestamp") from exc
+        _check_context(context)
 
         event_name = None
         if etype == "track":
@@ -256,8 +306,8 @@ class Normalizer:
                         if source_name == "traits":
                             traits[hit[0]] = d[1]
         for i, ext in enumerate(context.get("externalIds") or []):
-            if isinstance(ext, dict) and isinstance(ext.get("type"), str) and ext.get("id") not in (None, ""):
-                kind = ext["type"].strip().lower().replace(" ", "_")[:64]
+            if ext.get("id") not in (None, ""):
+                kind = identifier_type(ext["type"])
                 d = self._identifier(kind, ext["id"], f"context.externalIds[{i}]", warnings)
                 if d:
                     found[d] = None

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from collect.events import identifier_type
 from collect.service import IngestService
 
 # Member columns recognised without a mapping (lower-cased header -> trait).
@@ -48,29 +49,86 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
+def parse_identifiers(pairs: list[str]) -> dict[str, str]:
+    """`type=Column` pairs (a CRM column declared an identifier) into {column: identifier type}."""
+    out = {}
+    for pair in pairs:
+        kind, sep, column = pair.partition("=")
+        kind = identifier_type(kind) if sep else ""
+        if not kind or not column.strip():
+            raise ValueError(f"identifier {pair!r} must look like type=Column, e.g. national_id=身分證字號")
+        if kind in ("user_id", "anonymous_id"):
+            raise ValueError(f"identifier {pair!r}: {kind} is not a CRM identifier type")
+        out[column.strip()] = kind
+    return out
+
+
 def member_rows_to_events(
-    rows: Iterator[dict[str, str]], *, mapping: dict[str, str], file_tag: str
+    rows: Iterator[dict[str, str]], *, mapping: dict[str, str], file_tag: str,
+    identifiers: dict[str, str] | None = None, member_id_type: str = "user_id",
 ) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """Each CSV row as an identify event (line number, event or None, error)."""
+    """Each CSV row as an identify event (line number, event or None, error).
+
+    `identifiers` ({column: type}) become `context.externalIds`, resolved with the type's priority
+    and per-profile limit (identity rules), so rows sharing a national ID, card or phone are one
+    person. `member_id_type` other than `user_id` stores the member number under that type (a CRM
+    record id that a person may have several of) instead of as the login user id (one per profile).
+    """
+    identifiers = identifiers or {}
     for line, row in enumerate(rows, start=2):
         if None in row:
             yield line, None, "row has more values than the header has columns"
             continue
         traits: dict[str, Any] = {}
+        external: list[dict[str, str]] = []
         for column, value in row.items():
+            if value in (None, ""):
+                continue
+            if column in identifiers:
+                external.append({"type": identifiers[column], "id": value.strip()})
+                continue
             trait = mapping.get(column) or MEMBER_COLUMNS.get(column.strip().lower())
-            if trait and value not in (None, ""):
+            if trait:
                 traits[trait] = value.strip()
         user_id = traits.pop("user_id", None) or traits.get("member_id")
         if not user_id:
             yield line, None, "row has no member_id or user_id"
             continue
-        digest = hashlib.sha256(json.dumps(traits, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-        yield line, {
+        digest = hashlib.sha256(json.dumps([traits, external], sort_keys=True, ensure_ascii=False).encode()
+                                ).hexdigest()[:16]
+        event: dict[str, Any] = {
             "type": "identify", "userId": user_id, "traits": traits,
             "messageId": f"import-{file_tag}-{user_id}-{digest}",
-            "context": {"channel": "crm"},
-        }, None
+            "context": {"channel": "crm", **({"externalIds": external} if external else {})},
+        }
+        if member_id_type != "user_id":
+            traits.pop("member_id", None)
+            traits["crm_member_no"] = user_id
+            del event["userId"]
+            event["anonymousId"] = f"{member_id_type}:{user_id}"
+            event["context"]["externalIds"] = [{"type": member_id_type, "id": user_id}, *external]
+        yield line, event, None
+
+
+def with_identifiers(
+    events: Iterator[tuple[int, dict[str, Any] | None, str | None]], paths: dict[str, str]
+) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """Add the values at dotted `paths` ({path: type}, e.g. traits.national_id) of each event as
+    `context.externalIds`, so historical events are resolved by them too."""
+    for line, event, error in events:
+        if event is not None and paths:
+            extra = []
+            for path, kind in paths.items():
+                value: Any = event
+                for part in path.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+                    extra.append({"type": kind, "id": str(value).strip()})
+            if extra:
+                ctx = event.get("context") if isinstance(event.get("context"), dict) else {}
+                current = ctx.get("externalIds") if isinstance(ctx.get("externalIds"), list) else []
+                event = {**event, "context": {**ctx, "externalIds": [*current, *extra]}}
+        yield line, event, error
 
 
 def import_events(

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import phonenumbers
 
+from core.errors import VeilError
+
 # Values SDKs, forms and POS systems send when they have nothing: never identifiers.
 JUNK_VALUES = frozenset(
     {
@@ -61,22 +63,42 @@ def parse_timestamp(value: object) -> datetime | None:
         v = v[:-1] + "+00:00"
     try:
         dt = datetime.fromisoformat(v)
-    except ValueError:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        # Year 0001 with a positive offset (or 9999 with a negative one) has no UTC time.
+        return dt.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+
+
+class SkewError(VeilError, ValueError):
+    """The clock-skew correction leaves the range of representable or plausible times."""
+
+    code = "invalid_timestamp"
+    status = 400
+
+
+# Event times before this are refused: no device clock or CRM history is that old, and the
+# correction receivedAt - (sentAt - timestamp) of an extreme pair (0001 / 9999) would overflow.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 def corrected_timestamp(
     *, timestamp: datetime | None, sent_at: datetime | None, received_at: datetime, max_future_s: int
 ) -> datetime:
-    """Event time corrected for device clock skew, as Segment does: receivedAt - (sentAt - timestamp)."""
+    """Event time corrected for device clock skew, as Segment does: receivedAt - (sentAt - timestamp).
+
+    Raises SkewError when the corrected time is before 1900 or not representable."""
     if timestamp is None:
         return received_at
     ts = timestamp
     if sent_at is not None:
-        ts = received_at - (sent_at - timestamp)
+        try:
+            ts = received_at - (sent_at - timestamp)
+        except OverflowError as exc:
+            raise SkewError("sentAt and timestamp are too far apart to correct the clock skew") from exc
+    if ts < EARLIEST:
+        raise SkewError("the event time (corrected for clock skew with sentAt) is before 1900")
     if (ts - received_at).total_seconds() > max_future_s:
         return received_at
     return ts

@@ -8,6 +8,7 @@ profile's key (no re-encryption of untouched traits), anything else is sealed an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from graph.identity import TRAIT_PREFIX, to_property
@@ -17,8 +18,9 @@ from privacy.vault import FieldVault, is_pii_trait, is_sealed, key_id_of
 class TraitSealer:
     """Opens stored traits and seals written ones, with one vault."""
 
-    def __init__(self, vault: FieldVault) -> None:
+    def __init__(self, vault: FieldVault, *, is_pii: Callable[[str], bool] = is_pii_trait) -> None:
         self.vault = vault
+        self.is_pii = is_pii  # the workspace's trait catalog decides (an admin's override wins)
         self._stored: dict[tuple[str, str], tuple[Any, str]] = {}  # (profile, trait) -> (plain, sealed)
 
     def open(self, stored: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -43,7 +45,7 @@ class TraitSealer:
         props: dict[str, Any] = {}
         for name, value in traits.items():
             prop = to_property(value)
-            if is_pii_trait(name) and prop is not None:
+            if self.is_pii(name) and prop is not None:
                 old = self._stored.get((profile_id, name))
                 if old is not None and old[0] is value and key_id_of(old[1]) == profile_id:
                     prop = old[1]

@@ -14,12 +14,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
 
 from collect.coalesce import Coalescer
 from collect.events import EventError, NormalizedEvent, Normalizer
+from collect.isolate import UNSTORABLE, unstorable_message, write_isolating
 from collect.resolution import Planner, ProfileState, Snapshot
 from collect.rules import IdentityRules
 from collect.sealing import TraitSealer
@@ -111,10 +113,15 @@ def _interaction_props(workspace: str, source: str, ev: NormalizedEvent, ident: 
     return {k: v for k, v in props.items() if v is not None}
 
 
-def fill_result(accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, landing: list[str],
-                created: frozenset[str], *, workspace: str) -> None:
-    """Per-event outcome: the landing profile, stored or duplicate."""
-    for (i, ev), pid in zip(accepted, landing, strict=True):
+def fill_result(accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, landing: list[str | None],
+                created: set[str] | frozenset[str], *, workspace: str, failed: dict[int, str] | None = None) -> None:
+    """Per-event outcome: the landing profile, stored or duplicate; `failed` (position -> reason)
+    are events the store refused (collect.isolate), rejected by their index."""
+    for pos, ((i, ev), pid) in enumerate(zip(accepted, landing, strict=True)):
+        if pid is None:
+            reason = (failed or {}).get(pos, "write failed")
+            result.rejected.append(Rejection(i, UNSTORABLE, unstorable_message(reason), None))
+            continue
         result.profiles[i] = pid
         if f"{workspace}|{ev.message_id}" in created:
             result.stored += 1
@@ -129,8 +136,11 @@ class IngestService:
                  vault: FieldVault, consents: ConsentRepository | None = None,
                  jurisdiction: Jurisdiction = Jurisdiction.TW_PDPA,
                  suppressed: Callable[[list[str]], set[str]] | None = None,
-                 scanner: IngestScanner | None = None) -> None:
+                 scanner: IngestScanner | None = None,
+                 sealed_trait: Callable[[str, str], bool] | None = None) -> None:
         self.repo = repo
+        # (workspace, trait name) -> sealed at rest; the trait catalog's answer (default: by name)
+        self.sealed_trait = sealed_trait
         self.vault = vault
         self.suppressed = suppressed
         self.scanner = scanner
@@ -158,7 +168,11 @@ class IngestService:
         for i, raw in enumerate(raw_events):
             try:
                 size = len(orjson.dumps(raw))
-            except TypeError:
+            except TypeError as exc:
+                if "recursion" in str(exc).lower():  # orjson refuses more than 255 levels; so does the store
+                    result.rejected.append(Rejection(i, "invalid_value", "the event is nested more than 255 "
+                                                                         "levels deep", None))
+                    continue
                 size = len(json.dumps(raw, default=str))
             if size > self.settings.max_event_bytes:
                 result.rejected.append(Rejection(
@@ -202,6 +216,7 @@ class IngestService:
         if not accepted:
             return result
         self.store(accepted, result, workspace=workspace, source=source)
+        accepted = [(i, ev) for i, ev in accepted if i in result.profiles]  # minus any the store refused
         if signals and self.consents is not None:
             self._record_consents(accepted, signals, result, workspace=workspace)
         if self.on_written and result.profiles:
@@ -281,12 +296,13 @@ class IngestService:
         """Resolve identities and write accepted events (coalesced with concurrent requests when enabled)."""
         if self.coalescer is not None:
             self.coalescer.store(accepted, result, workspace=workspace, source=source)
-            return
-        landing, created, outcome = self.write([ev for _, ev in accepted], workspace=workspace, source=source)
-        fill_result(accepted, result, landing, created, workspace=workspace)
-        result.merges += outcome.merges
-        result.conflicts += outcome.conflicts
-        result.new_profiles += outcome.new_profiles
+        else:
+            w = write_isolating(self.write, [ev for _, ev in accepted], workspace=workspace, source=source)
+            fill_result(accepted, result, w.landing, w.created, workspace=workspace, failed=w.failed)
+            result.merges += w.merges
+            result.conflicts += w.conflicts
+            result.new_profiles += w.new_profiles
+        result.rejected.sort(key=lambda r: r.index)
 
     def write(
         self, events: list[NormalizedEvent], *, workspace: str, source: str
@@ -314,7 +330,8 @@ class IngestService:
         landing: list[str] = []
 
         def plan(owner: dict[str, str | None], stored: dict[str, StoredProfile]) -> BatchWrite:
-            sealer = TraitSealer(vault)
+            sealer = (TraitSealer(vault, is_pii=partial(self.sealed_trait, workspace)) if self.sealed_trait
+                      else TraitSealer(vault))
             plain = sealer.open({pid: p.traits for pid, p in stored.items()})
             states = {
                 pid: ProfileState(id=pid, limited={k: set(v) for k, v in p.limited.items()},

@@ -27,6 +27,17 @@ class CollectSettings(BaseSettings):
     identity_rules_file: Path | None = Field(
         None, description="JSON file with identity-resolution rules; built-in defaults when unset"
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins every source accepts (JSON list; '*' = any); each source adds its own",
+    )
+    public_url: str | None = Field(
+        None, description="Public base URL of the collector for the self-hosted snippets (default: the request's host)"
+    )
+    web_sdk_dir: Path = Field(
+        Path(__file__).resolve().parents[1] / "deploy" / "web-sdk" / "node_modules",
+        description="node_modules holding @segment/analytics-next and @rudderstack/analytics-js (make web-sdk)",
+    )
     blocked_values: list[str] = Field(
         default_factory=list, description="Extra identifier values refused everywhere (besides the built-in junk list)"
     )

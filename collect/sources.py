@@ -9,6 +9,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from collect.origins import normalize_origin, origin_matches
+from core.errors import NotFoundError
 from graph.sources import SourceRecord, SourceRepository
 
 KEY_PREFIX = "vwk_"
@@ -31,10 +33,13 @@ class NewSource:
 class SourceService:
     """Creates sources and authenticates write keys, with a short positive/negative cache."""
 
-    def __init__(self, repo: SourceRepository) -> None:
+    def __init__(self, repo: SourceRepository, *, default_origins: list[str] | None = None) -> None:
         self.repo = repo
         self._cache: dict[str, tuple[float, SourceRecord | None]] = {}
         self._lock = threading.Lock()
+        # Origins every source allows (VEIL_COLLECT_CORS_ORIGINS), besides each source's own.
+        self.default_origins = tuple(normalize_origin(o) for o in default_origins or ())
+        self._origins: tuple[float, set[str]] | None = None
 
     def create(self, *, workspace: str, name: str, kind: str = "http", write_key: str | None = None) -> NewSource:
         """Create a source in a workspace and return its write key."""
@@ -62,3 +67,31 @@ class SourceService:
                 self._cache.clear()
             self._cache[h] = (now, source)
         return source
+
+    def set_allowed_origins(self, *, source_id: str, origins: list[str], workspace: str | None = None) -> list[str]:
+        """Validate and store a source's browser origins; raises OriginError, or NotFoundError when the
+        workspace has no such source."""
+        clean = sorted({normalize_origin(o) for o in origins})
+        if not self.repo.set_allowed_origins(source_id=source_id, origins=clean, workspace=workspace):
+            raise NotFoundError(f"no source {source_id}", field="source_id")
+        with self._lock:
+            self._cache.clear()
+            self._origins = None
+        return clean
+
+    def origin_allowed(self, source: SourceRecord, origin: str) -> bool:
+        """May a page on this origin send events with this source's key?"""
+        return origin_matches(origin, self.default_origins) or origin_matches(origin, source.allowed_origins)
+
+    def origin_allowed_anywhere(self, origin: str) -> bool:
+        """Does any enabled source allow this origin (how a preflight, which has no key, is answered)?"""
+        if origin_matches(origin, self.default_origins):
+            return True
+        now = time.monotonic()
+        with self._lock:
+            cached = self._origins
+        if cached is None or now - cached[0] >= _CACHE_TTL_S:
+            cached = (now, self.repo.all_allowed_origins())
+            with self._lock:
+                self._origins = cached
+        return origin_matches(origin, cached[1])

@@ -4,37 +4,27 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from collect.resolution import ProfileState, apply_traits
 from collect.sealing import TraitSealer
+from core.traits import MAX_TRAIT_NAME, TraitError, validate_traits
 from graph.identity import StoredProfile, TraitRepository
 from privacy.vault import FieldVault
 
-MAX_TRAIT_NAME = 64
-
-
-class TraitError(ValueError):
-    """A trait update that cannot be applied."""
-
-
-def validate_traits(traits: Any) -> dict[str, Any]:
-    """Trait names are short non-empty strings; values are JSON scalars, lists or objects."""
-    if not isinstance(traits, dict) or not traits:
-        raise TraitError("traits must be a non-empty object")
-    for name in traits:
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_TRAIT_NAME:
-            raise TraitError(f"trait name {name!r} must be 1-{MAX_TRAIT_NAME} characters")
-    return traits
+__all__ = ["MAX_TRAIT_NAME", "TraitError", "TraitService", "validate_traits"]
 
 
 class TraitService:
     """Applies an edit with provenance (who, when) so later events still win only when newer."""
 
-    def __init__(self, repo: TraitRepository, *, vault: FieldVault) -> None:
+    def __init__(self, repo: TraitRepository, *, vault: FieldVault,
+                 sealed_trait: Callable[[str, str], bool] | None = None) -> None:
         self.repo = repo
         self.vault = vault
+        self.sealed_trait = sealed_trait  # (workspace, trait) -> sealed at rest (the trait catalog)
 
     def update(self, *, workspace: str, profile_id: str, traits: dict[str, Any], actor: str) -> bool:
         """Set traits on a profile; False when the profile is not found in the workspace."""
@@ -43,7 +33,8 @@ class TraitService:
         message_id = f"edit-{uuid.uuid4()}"
 
         def apply(stored: StoredProfile) -> dict[str, Any] | None:
-            sealer = TraitSealer(self.vault)
+            sealer = (TraitSealer(self.vault, is_pii=lambda name: self.sealed_trait(workspace, name))
+                      if self.sealed_trait else TraitSealer(self.vault))
             plain = sealer.open({stored.id: stored.traits})[stored.id]
             state = ProfileState(id=stored.id, traits=plain, meta=dict(stored.meta))
             if not apply_traits(state, traits, ts=now.isoformat(), source=actor, message_id=message_id):

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from consent.model import Jurisdiction, LawfulBasis, Purpose
+from core.errors import VeilError
 
 OBJECTION_FLOOR = frozenset({Purpose.marketing, Purpose.sale, Purpose.ads})
 MAX_EXPIRY_DAYS = 3650
@@ -40,8 +41,11 @@ _RULE_KEYS = frozenset(
 )
 
 
-class PolicyError(ValueError):
+class PolicyError(VeilError, ValueError):
     """The policy file is invalid; `path` names the offending entry."""
+
+    code = "configuration_error"
+    status = 500
 
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}")

@@ -32,6 +32,7 @@ from consent.model import (
     Purpose,
     json_safe_evidence,
 )
+from core.errors import VeilError
 
 SOURCE_CATEGORIES = "collect:context.consent"
 SOURCE_TCF = "collect:tcf"
@@ -70,8 +71,10 @@ DEFAULT_CATEGORY_MAPPING: CategoryMapping = MappingProxyType({
 })
 
 
-class SignalError(ValueError):
+class SignalError(VeilError, ValueError):
     """A consent signal is malformed: a stable code, a message and the offending field."""
+
+    status = 400
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)

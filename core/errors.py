@@ -6,14 +6,14 @@ Every transport (HTTP/REST, GraphQL, CLI) has one mapper that renders a `VeilErr
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 
 class VeilError(Exception):
     """A client-actionable error. Subclasses set `code` and `status` as class attributes."""
 
-    code: ClassVar[str] = "bad_request"
-    status: ClassVar[int] = 400
+    code: str = "bad_request"
+    status: int = 400
 
     def __init__(
         self,
@@ -27,11 +27,12 @@ class VeilError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.field = field
+        if not isinstance(getattr(type(self), "field", None), property):  # some derive it (SegmentError)
+            self.field = field
         if code is not None:
-            self.code = code  # type: ignore[misc]
+            self.code = code
         if status is not None:
-            self.status = status  # type: ignore[misc]
+            self.status = status
         self.headers = headers or {}
         self.extra = extra or {}
 

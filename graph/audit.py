@@ -10,6 +10,8 @@ statements; hashing happens in Python inside the transaction.
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ HEAD_ID = "global"
 
 # Constraints and indexes: migration 2 in graph/migrations.py (the head's unique constraint is
 # what makes the concurrent MERGE of the head safe).
+_APPEND_ATTEMPTS = 5
 LOCK_HEAD = """
 MERGE (h:AuditHead {id: $head})
 ON CREATE SET h.seq = 0, h.hash = $genesis
@@ -202,7 +205,17 @@ class AuditRepository:
                    seq=chained[-1].seq, hash=chained[-1].hash).consume()
             return chained
 
-        return run_write(self.driver, self.database, work)
+        # Several processes append to one chain: the head is write-locked, but a writer that read
+        # the head just before another committed can still collide on the next seq (a unique
+        # constraint refuses it, nothing is written); it re-reads the head and tries again.
+        for attempt in range(_APPEND_ATTEMPTS):
+            try:
+                return run_write(self.driver, self.database, work)
+            except neo4j.exceptions.ConstraintError:
+                if attempt == _APPEND_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+        raise AssertionError("unreachable")
 
     def head(self) -> AuditHeadState | None:
         """The current head, or None before the first append."""

@@ -55,10 +55,11 @@ def _props(rec: ConsentRecord) -> dict[str, Any]:
 
 
 
-def to_record(c: dict[str, Any]) -> ConsentRecord:
-    """A stored node back into a ConsentRecord."""
+def to_record(c: dict[str, Any], *, person: str | None = None) -> ConsentRecord:
+    """A stored node back into a ConsentRecord; `person` names the profile whose history it is
+    read as (records captured on profiles merged into it belong to the same person)."""
     return ConsentRecord(
-        id=c["id"], subject=c["subject"], purpose=c["purpose"], channel=c["channel"], status=c["status"],
+        id=c["id"], subject=person or c["subject"], purpose=c["purpose"], channel=c["channel"], status=c["status"],
         lawful_basis=c["lawful_basis"], source=c["source"], captured_at=from_iso(c["captured_at"]),
         jurisdiction=c["jurisdiction"], expires_at=from_iso(c.get("expires_at")),
         notice_version=c.get("notice_version"), notice_hash=c.get("notice_hash"),
@@ -90,7 +91,7 @@ class ConsentRepository:
         records, _, _ = self.driver.execute_query(
             FOR_SUBJECT, id=profile_id, workspace=workspace, database_=self.database,
             routing_=neo4j.RoutingControl.READ)
-        return in_order(to_record(r["c"]) for r in records)
+        return in_order(to_record(r["c"], person=profile_id) for r in records)
 
     def for_subjects(self, *, workspace: str, profile_ids: list[str]) -> dict[str, list[ConsentRecord]]:
         """Records of several people in one query (a page of profiles)."""
@@ -101,6 +102,6 @@ class ConsentRepository:
             routing_=neo4j.RoutingControl.READ)
         out: dict[str, list[ConsentRecord]] = {pid: [] for pid in profile_ids}
         for pid, cs in records[0]["rows"]:
-            out[pid] = in_order(to_record(c) for c in cs)
+            out[pid] = in_order(to_record(c, person=pid) for c in cs)
         return out
 

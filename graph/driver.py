@@ -69,3 +69,17 @@ class Repository:
         records, _, _ = self.driver.execute_query(
             query, params, database_=self.database, routing_=neo4j.RoutingControl.WRITE)
         return records
+
+
+# Errors that mean "the store is unreachable or busy, retry later" (503 + Retry-After for transports,
+# which must not import the driver themselves).
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    neo4j.exceptions.TransientError, neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired)
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """True when a write failed because of the data it carried (a value Neo4j refuses, a type the
+    plan could not handle), not because the store is busy, unreachable or misconfigured."""
+    if isinstance(exc, neo4j.exceptions.ClientError):
+        return not isinstance(exc, (neo4j.exceptions.AuthError, neo4j.exceptions.Forbidden))
+    return isinstance(exc, (TypeError, ValueError, OverflowError, KeyError))

@@ -18,7 +18,11 @@ from graph.identity import TRAIT_PREFIX
 
 SCORE_PREFIX = "score."
 # Times come back as ISO text (see graph.driver.from_iso); traits and scores as [key, value] pairs.
-_PROFILE_MAP = """p {.id, .workspace, .status, .trait_meta, .merged_into, .restricted,
+# A restriction of processing belongs to the person: it holds when any profile merged into this
+# one carries it (so a merge cannot lift it, and an unmerge gives it back to the profile it was on).
+_PROFILE_MAP = """p {.id, .workspace, .status, .trait_meta, .merged_into,
+         restricted: coalesce(p.restricted, false)
+                     OR EXISTS { MATCH (:Profile {restricted: true})-[:MERGED_INTO*1..]->(p) },
          first_seen: toString(p.first_seen), last_seen: toString(p.last_seen),
          traits: [k IN keys(p) WHERE k STARTS WITH 'trait.' | [k, p[k]]],
          scores: [k IN keys(p) WHERE k STARTS WITH 'score.' | [k, p[k]]]}"""
@@ -45,6 +49,18 @@ CALL (p) {
 }
 RETURN """ + _PROFILE_MAP + """ AS p, idents, consents, COUNT { (p)-[:PERFORMED]->() } AS interactions
 """
+# The common GraphQL read (a profile with its first interactions) in one round trip: the
+# profile, identifiers, consent history and the first $limit interactions, newest first.
+PROFILE_WITH_CONSENTS_AND_INTERACTIONS = PROFILE_WITH_CONSENTS.replace(
+    "RETURN " + _PROFILE_MAP, """CALL (p) {
+  OPTIONAL MATCH (p)-[:PERFORMED]->(e:Interaction)
+  WHERE e IS NOT NULL AND ($type IS NULL OR e.type = $type OR e.event = $type)
+    AND ($since IS NULL OR e.ts >= $since) AND ($until IS NULL OR e.ts < $until)
+  WITH e ORDER BY e.ts DESC, e.key DESC LIMIT $limit
+  RETURN collect(e {.key, .message_id, .type, .event, ts: toString(e.ts), .channel, .order_id, .revenue,
+                    .currency, .store_id, .utm_source, .utm_medium, .utm_campaign}) AS rows
+}
+RETURN """ + _PROFILE_MAP).replace("consents, COUNT", "consents, rows, COUNT")
 PROFILE_BY_IDENTIFIER = """
 MATCH (:Identifier {key: $key})-[:IDENTIFIES]->(p:Profile {workspace: $workspace})
 RETURN p.id AS id
@@ -269,7 +285,20 @@ class ProfileRepository(Repository):
         if not rows:
             return None
         r = rows[0]
-        return _profile(r["p"], r["idents"], r["interactions"]), in_order(to_record(c) for c in r["consents"])
+        return _profile(r["p"], r["idents"], r["interactions"]), in_order(to_record(c, person=profile_id) for c in r["consents"])
+
+    def get_with_consents_and_interactions(
+        self, *, workspace: str, profile_id: str, event_type: str | None, since: datetime | None,
+        until: datetime | None, limit: int,
+    ) -> tuple[ProfileRecord, list[ConsentRecord], list[dict[str, Any]]] | None:
+        """A profile, its person's consent history and its first interactions in one round trip."""
+        rows = self._read(PROFILE_WITH_CONSENTS_AND_INTERACTIONS, id=profile_id, workspace=workspace,
+                          type=event_type, since=since, until=until, limit=limit)
+        if not rows:
+            return None
+        r = rows[0]
+        return (_profile(r["p"], r["idents"], r["interactions"]), in_order(to_record(c, person=profile_id) for c in r["consents"]),
+                [_interaction(e) for e in r["rows"]])
 
     def find_by_identifier_key(self, *, workspace: str, key: str) -> ProfileRecord | None:
         """The profile an identifier node key (a blind index for PII types) belongs to, or None."""

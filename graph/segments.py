@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import neo4j
 
+from core.errors import VeilError
 from graph.driver import to_native as _native
 
 # --- Predicate vocabulary (filled by segments.compiler only) -----------------------------------
@@ -90,8 +91,11 @@ _UNQUOTABLE = re.compile(r"[`\\\x00-\x1f\x7f]")
 _PARAM_NAME = re.compile(r"^v\d+$")
 
 
-class UnsafeName(ValueError):
+class UnsafeName(VeilError, ValueError):
     """A property key that is not on the allow-list or cannot be quoted safely."""
+
+    code = "invalid_name"
+    status = 400
 
 
 def quote_key(key: str, *, allowed: AbstractSet[str]) -> str:

@@ -21,15 +21,26 @@ RETURN s.id AS id
 """
 SOURCE_BY_HASH = """
 MATCH (s:Source {key_hash: $key_hash})
-RETURN s.id AS id, s.workspace AS workspace, s.name AS name, s.kind AS kind, s.disabled AS disabled
+RETURN s.id AS id, s.workspace AS workspace, s.name AS name, s.kind AS kind, s.disabled AS disabled,
+       coalesce(s.allowed_origins, []) AS allowed_origins
 """
 LIST_SOURCES = """
 MATCH (s:Source) WHERE $workspace IS NULL OR s.workspace = $workspace
 RETURN s.id AS id, s.workspace AS workspace, s.name AS name, s.kind AS kind,
-       s.disabled AS disabled, s.key_prefix AS key_prefix
+       s.disabled AS disabled, s.key_prefix AS key_prefix, coalesce(s.allowed_origins, []) AS allowed_origins
 ORDER BY s.workspace, s.name
 """
 DISABLE_SOURCE = "MATCH (s:Source {id: $id}) SET s.disabled = true RETURN s.id AS id"
+SET_ALLOWED_ORIGINS = """
+MATCH (s:Source {id: $id}) WHERE $workspace IS NULL OR s.workspace = $workspace
+SET s.allowed_origins = $origins
+RETURN s.id AS id
+"""
+ALL_ALLOWED_ORIGINS = """
+MATCH (s:Source) WHERE s.allowed_origins IS NOT NULL AND NOT coalesce(s.disabled, false)
+UNWIND s.allowed_origins AS origin
+RETURN DISTINCT origin
+"""
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class SourceRecord:
     kind: str
     disabled: bool
     key_prefix: str = ""
+    allowed_origins: tuple[str, ...] = ()  # browser origins (CORS) allowed to send with this key
 
 
 class SourceRepository:
@@ -78,7 +90,8 @@ class SourceRepository:
         if not records:
             return None
         r = records[0]
-        return SourceRecord(r["id"], r["workspace"], r["name"], r["kind"], bool(r["disabled"]))
+        return SourceRecord(r["id"], r["workspace"], r["name"], r["kind"], bool(r["disabled"]),
+                            allowed_origins=tuple(r["allowed_origins"]))
 
     def list_sources(self, *, workspace: str | None = None) -> list[SourceRecord]:
         """All sources, optionally of one workspace."""
@@ -87,7 +100,8 @@ class SourceRepository:
             routing_=neo4j.RoutingControl.READ,
         )
         return [
-            SourceRecord(r["id"], r["workspace"], r["name"], r["kind"], bool(r["disabled"]), r["key_prefix"] or "")
+            SourceRecord(r["id"], r["workspace"], r["name"], r["kind"], bool(r["disabled"]), r["key_prefix"] or "",
+                         tuple(r["allowed_origins"]))
             for r in records
         ]
 
@@ -95,3 +109,15 @@ class SourceRepository:
         """Revoke a source's write key."""
         records, _, _ = self.driver.execute_query(DISABLE_SOURCE, id=source_id, database_=self.database)
         return bool(records)
+
+    def set_allowed_origins(self, *, source_id: str, origins: list[str], workspace: str | None = None) -> bool:
+        """Replace the browser origins allowed to send events with this source's key."""
+        records, _, _ = self.driver.execute_query(SET_ALLOWED_ORIGINS, id=source_id, workspace=workspace,
+                                                  origins=origins, database_=self.database)
+        return bool(records)
+
+    def all_allowed_origins(self) -> set[str]:
+        """Every origin some enabled source allows (answers CORS preflights, which carry no key)."""
+        records, _, _ = self.driver.execute_query(
+            ALL_ALLOWED_ORIGINS, database_=self.database, routing_=neo4j.RoutingControl.READ)
+        return {r["origin"] for r in records}

@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from core.errors import VeilError
 from graph.catalog import CatalogEntry, CatalogRepository
 from privacy.masking import PiiCategory, category_by_name
+from privacy.vault import is_pii_trait
 
 
 class CatalogScope(StrEnum):
@@ -58,8 +60,10 @@ WHOLE_VALUE_SHARE = 0.8
 MAX_KEY_LENGTH = 128
 
 
-class CatalogError(ValueError):
+class CatalogError(VeilError, ValueError):
     """A catalog change that cannot be applied (stable code)."""
+
+    status = 400
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -159,6 +163,14 @@ class CatalogService:
         if entry is not None:
             return PiiCategory(entry.category)
         return category_by_name(key) or PiiCategory.FREE_TEXT
+
+    def sealed_trait(self, workspace: str, name: str) -> bool:
+        """Whether a trait's values are sealed at rest: an admin's classification wins, else the
+        built-in rule by name (automatic classifications from samples do not seal on their own)."""
+        entry = self.entries(workspace=workspace).get((CatalogScope.TRAIT.value, name))
+        if entry is not None and entry.decided_by == "admin":
+            return PiiCategory(entry.category) is not PiiCategory.NON_PII
+        return is_pii_trait(name)
 
     def classify(self, *, workspace: str, samples: Mapping[tuple[str, str], list[Any]]) -> dict[tuple[str, str], PiiCategory]:
         """Categories of the keys seen in a batch; keys new to the catalog are classified and stored.

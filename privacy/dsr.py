@@ -19,21 +19,37 @@ from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
-from access.admin import principal_event
-from access.authz import Forbidden
-from access.pipeline import Pipeline
-from access.principal import Principal, PrincipalKind
 from audit.events import AuditAction, Decision, field_ref
-from collect.traits import TraitError, TraitService, validate_traits
-from consent.model import Channel, ConsentRecord, ConsentStatus, LawfulBasis, Purpose
+from audit.service import AuditService
+from consent.model import Channel, ConsentRecord, ConsentStatus, Jurisdiction, LawfulBasis, Purpose
+from core.errors import VeilError
+from core.guard import GuardPort
+from core.principal import Principal
+from core.traits import TraitError, validate_traits
+from graph.consents import ConsentRepository
 from graph.dsr import DsrCaseRecord, DsrRepository
 from privacy.dsr_export import AUDIT_LIMIT, build_package, write_package
+from privacy.reader import ProfileReader
+from privacy.vault import FieldVault
 
 log = structlog.get_logger("veil.dsr")
+SEALED_CHANGES = "__sealed__"
+
+
+class TraitEditor(Protocol):
+    """What a rectification needs (collect.traits.TraitService)."""
+
+    vault: FieldVault
+
+    def update(self, *, workspace: str, profile_id: str, traits: dict[str, Any], actor: str) -> bool:
+        """Set traits with provenance; False when the profile is gone."""
+        ...
+
+
 ErasureRunner = Callable[..., Any]  # (*, workspace, profile_id, actor, reason) -> ErasureReport
 
 
@@ -71,8 +87,10 @@ NEXT: dict[DsrState, DsrState] = {DsrState.RECEIVED: DsrState.VERIFIED, DsrState
 CLOSED = (DsrState.DONE, DsrState.FAILED)
 
 
-class DsrError(ValueError):
+class DsrError(VeilError, ValueError):
     """A request that cannot be honoured as asked; `code` is stable."""
+
+    status = 400
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -90,10 +108,16 @@ def _report(value: Any) -> dict[str, Any]:
 class DsrService:
     """Creates, lists and advances cases; runs them when approved."""
 
-    def __init__(self, *, repo: DsrRepository, pipeline: Pipeline, traits: TraitService, export_dir: Path,
+    def __init__(self, *, repo: DsrRepository, guard: GuardPort, profiles: ProfileReader,
+                 consents: ConsentRepository, audit: AuditService, jurisdiction: Jurisdiction,
+                 traits: TraitEditor, export_dir: Path,
                  deadline_days: int = 30, erasure: ErasureRunner | None = None) -> None:
         self.repo = repo
-        self.pipeline = pipeline
+        self.guard = guard
+        self.profiles = profiles
+        self.consents = consents
+        self.audit = audit
+        self.jurisdiction = jurisdiction
         self.traits = traits
         self.export_dir = export_dir
         self.deadline_days = deadline_days
@@ -105,20 +129,15 @@ class DsrService:
                action: AuditAction = AuditAction.DSR, decision: Decision = Decision.ALLOW,
                fields: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
                consent_record_id: str | None = None) -> None:
-        self.pipeline.audit.record(principal_event(
-            principal, action=action, resource=resource, subject=subject, decision=decision, reason=reason,
-            purpose=Purpose.legal_obligation.value, lawful_basis=LawfulBasis.legal_obligation.value, fields=fields,
-            extra=extra, consent_record_id=consent_record_id))
+        self.guard.record(principal, action=action, resource=resource, subject=subject, decision=decision,
+                          reason=reason, purpose=Purpose.legal_obligation.value,
+                          lawful_basis=LawfulBasis.legal_obligation.value, returned=fields, extra=extra,
+                          consent_record_id=consent_record_id, immediate=True)
 
     def _require(self, principal: Principal, action: str, *, subject: str | None = None) -> None:
-        if principal.kind is PrincipalKind.SYSTEM:  # the CLI / jobs run with the operator's rights
-            return
-        try:
-            self.pipeline.authz.require(principal, "dsr", action)
-        except Forbidden:
-            self._audit(principal, resource="dsr", subject=subject, reason="forbidden", decision=Decision.DENY,
-                        action=AuditAction.DSR)
-            raise
+        # Every caller, the CLI's operator and jobs included, is authorized by the one guard.
+        self.guard.require(principal, "dsr", action, subject=subject, audit_allow=False,
+                           audit_action=AuditAction.DSR)
 
     # --- cases ---------------------------------------------------------------------------------
 
@@ -139,7 +158,7 @@ class DsrService:
         elif changes is not None:
             raise DsrError("invalid_changes", "only a rectification carries changes")
         ws = principal.workspace
-        profiles = self.pipeline.profiles
+        profiles = self.profiles
         if identifier is not None:
             profile = profiles.find_by_identifier(workspace=ws, kind=identifier[0], value=identifier[1])
         else:
@@ -154,7 +173,25 @@ class DsrService:
         return self.repo.create(id=case_id, workspace=ws, kind=k.value, subject=profile.id,
                                 state=DsrState.RECEIVED.value, received_at=received,
                                 due_at=received + timedelta(days=self.deadline_days), actor=principal.id,
-                                changes=changes)
+                                changes=self._seal_changes(ws, profile.id, changes))
+
+    def _seal_changes(self, workspace: str, profile_id: str, changes: dict[str, Any] | None) -> Any:
+        """The corrected values are personal data: sealed under the person's data key while the
+        case is open (so an erasure shreds them too), never plaintext in the graph."""
+        vault = self.traits.vault
+        if changes is None or not vault.enabled:
+            return changes
+        vault.prepare(workspace, [profile_id], create=True)
+        return {SEALED_CHANGES: vault.seal(profile_id, changes)}
+
+    def _open_changes(self, case: DsrCaseRecord) -> dict[str, Any]:
+        changes = case.changes or {}
+        if SEALED_CHANGES in changes:
+            opened = self.traits.vault.open(changes[SEALED_CHANGES])
+            if opened is None:
+                raise DsrError("subject_not_found", "the person's data key is gone (erased)")
+            return dict(opened)
+        return dict(changes)
 
     def get(self, *, principal: Principal, case_id: str) -> DsrCaseRecord:
         """A case of the caller's workspace, or DsrError(case_not_found)."""
@@ -229,7 +266,7 @@ class DsrService:
         return self._step(principal, case, DsrState.DONE, result=result)
 
     def _profile(self, case: DsrCaseRecord) -> Any:
-        profile = self.pipeline.profiles.get_profile(workspace=case.workspace, profile_id=case.subject)
+        profile = self.profiles.get_profile(workspace=case.workspace, profile_id=case.subject)
         if profile is None:
             raise DsrError("subject_not_found", "the person's profile no longer exists")
         return profile
@@ -241,11 +278,11 @@ class DsrService:
                     action=AuditAction.EXPORT, extra={"case_id": case.id})
         records = []
         for pid in ids:
-            records += self.pipeline.audit.repo.query(case.workspace, subject=pid, limit=AUDIT_LIMIT)
-        consents = self.pipeline.consents.for_subject(workspace=case.workspace, profile_id=profile.id)
+            records += self.audit.repo.query(case.workspace, subject=pid, limit=AUDIT_LIMIT)
+        consents = self.consents.for_subject(workspace=case.workspace, profile_id=profile.id)
         tables = build_package(case_id=case.id, workspace=case.workspace, profile=profile, sources=self.repo,
                                consents=consents, audit_records=records,
-                               open_rows=self.pipeline.profiles.open_rows)
+                               open_rows=self.profiles.open_rows)
         path = write_package(tables, case_id=case.id, directory=self.export_dir / case.workspace)
         return {"package": str(path), **{f"{k}_count": len(v) for k, v in tables.items() if isinstance(v, list)}}
 
@@ -257,7 +294,7 @@ class DsrService:
         return _report(report)
 
     def _run_rectification(self, principal: Principal, case: DsrCaseRecord) -> dict[str, Any]:
-        changes = case.changes or {}
+        changes = self._open_changes(case)
         names = tuple(field_ref("traits", n) for n in sorted(changes))
         self._audit(principal, resource="profile.traits", subject=case.subject, reason="rectified",
                     action=AuditAction.WRITE, fields=names, extra={"case_id": case.id})
@@ -279,11 +316,11 @@ class DsrService:
         rec = ConsentRecord(
             id=str(uuid.uuid4()), subject=case.subject, purpose=Purpose.marketing, channel=Channel.any,
             status=ConsentStatus.denied, lawful_basis=LawfulBasis.consent, source="dsr",
-            captured_at=datetime.now(UTC), jurisdiction=self.pipeline.jurisdiction,
+            captured_at=datetime.now(UTC), jurisdiction=self.jurisdiction,
             evidence={"case_id": case.id, "actor": principal.id})
         self._audit(principal, resource="consent", subject=case.subject, reason="objection",
                     action=AuditAction.CONSENT_CHANGE, consent_record_id=rec.id, extra={"case_id": case.id})
-        self.pipeline.consents.append(workspace=case.workspace, records=[rec])
+        self.consents.append(workspace=case.workspace, records=[rec])
         return {"consent_record_id": rec.id}
 
     def package(self, *, principal: Principal, case_id: str) -> Path:

@@ -68,7 +68,7 @@ def _consent_row(r: ConsentRecord) -> dict[str, Any]:
 def build_package(*, case_id: str, workspace: str, profile: ProfileRecord, sources: _Sources,
                   consents: list[ConsentRecord], audit_records: list[Any],
                   open_rows: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = lambda rows: rows,
-                  ) -> dict[str, list[dict[str, Any]] | dict]:
+                  ) -> dict[str, list[dict[str, Any]] | dict[str, Any]]:
     """The package's tables for one person (see the module docstring); `open_rows` decrypts
     values sealed at rest (privacy.reader.ProfileReader.open_rows)."""
     ids = sources.person_ids(workspace=workspace, profile_id=profile.id)

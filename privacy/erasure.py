@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 
 from audit.events import AuditAction, AuditEvent, Decision
 from audit.service import AuditService
+from core.errors import VeilError
 from graph.erasure import ErasureRepository
 from privacy.vault import FieldVault
 
@@ -37,8 +38,11 @@ REASON = re.compile(r"[A-Za-z0-9_.:/+=,\-]{1,100}")
 DSR_REASON = re.compile(r"dsr:dsr-[0-9a-f]{16}")
 
 
-class ProfileNotFound(LookupError):
+class ProfileNotFound(VeilError, LookupError):
     """No such profile in this workspace (another tenant's profile looks the same)."""
+
+    code = "not_found"
+    status = 404
 
 
 @dataclass(frozen=True)

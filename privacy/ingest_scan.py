@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from core.errors import VeilError
 from privacy.catalog import ENTITY_CATEGORIES, CatalogScope, CatalogService
 from privacy.masking import PiiCategory, mask_value
 from privacy.prefilter import may_hold_pii
@@ -42,8 +43,11 @@ class Action(StrEnum):
     ALLOW = "allow"
 
 
-class IngestPolicyError(ValueError):
+class IngestPolicyError(VeilError, ValueError):
     """The ingest policy file is not valid (start-up stops)."""
+
+    code = "configuration_error"
+    status = 500
 
 
 @dataclass(frozen=True)
@@ -147,18 +151,18 @@ class IngestScanner:
                     if len(got) < limit and value not in (None, ""):
                         got.append(value)
         categories = self.catalog.classify(workspace=workspace, samples=samples)
-        pending = [self._fields(*event, categories) for event in events]
-        waiting = [(p, bag, key, text) for p in pending if p.refusal is None and p.texts
-                   for bag, key, text in p.texts]
+        pending = [self._fields(ev[0], ev[1], ev[2], categories) for ev in events]
+        waiting = [(p, where, name, text) for p in pending if p.refusal is None and p.texts
+                   for where, name, text in p.texts]
         if waiting:
             from privacy.detection import scan_texts  # Presidio loads on first use, not at import
 
-            for (p, bag, key, text), findings in zip(waiting, scan_texts([w[3] for w in waiting]), strict=True):
+            for (p, where, name, text), findings in zip(waiting, scan_texts([w[3] for w in waiting]), strict=True):
                 if p.refusal is not None or not findings:
                     continue
                 p.findings += len(findings)
                 try:
-                    p.put(bag, key, self._apply_findings(f"{_WHERE[bag]}.{key}", text, findings))
+                    p.put(where, name, self._apply_findings(f"{_WHERE[where]}.{name}", text, findings))
                 except _Rejected as exc:
                     p.refusal = exc.refusal
         return [ScannedEvent(traits, properties, p.refusal, p.findings, ctx) if p.refusal is not None

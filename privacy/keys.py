@@ -24,14 +24,18 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.errors import VeilError
 from privacy.settings import DEV_BLIND_INDEX_KEY, DEV_KEK, CryptoSettings
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
 
 
-class KeyMaterialError(RuntimeError):
+class KeyMaterialError(VeilError, RuntimeError):
     """Key material that is missing, malformed or wrapped by another KEK."""
+
+    code = "configuration_error"
+    status = 500
 
 
 class KeyProvider(Protocol):
@@ -153,6 +157,14 @@ CREATE TABLE IF NOT EXISTS data_keys (
   created_at TEXT NOT NULL
 )
 """
+# Every shredded key id, in order: other processes drop it from their key caches within a second
+# (privacy.vault polls `shredded_since`), so an erased person cannot be read from a warm cache.
+_SHRED_LOG = """
+CREATE TABLE IF NOT EXISTS shred_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  key_id TEXT NOT NULL
+)
+"""
 
 
 class SqliteKeyStore:
@@ -172,6 +184,7 @@ class SqliteKeyStore:
             # A deleted (shredded) key must not linger in free pages of the file.
             self._conn.execute("PRAGMA secure_delete=ON")
             self._conn.execute(_SCHEMA)
+            self._conn.execute(_SHRED_LOG)
 
     def _rows(self, sql: str, params: Iterable[object]) -> list[WrappedKey]:
         with self._lock:
@@ -213,11 +226,22 @@ class SqliteKeyStore:
 
     def delete_many(self, key_ids: Iterable[str]) -> int:
         """Delete keys in one transaction; returns how many existed."""
-        deleted = self._write_many("DELETE FROM data_keys WHERE key_id = ?", [(k,) for k in dict.fromkeys(key_ids)])
+        ids: list[tuple[object, ...]] = [(k,) for k in dict.fromkeys(key_ids)]
+        deleted = self._write_many("DELETE FROM data_keys WHERE key_id = ?", ids)
+        self._write_many("INSERT INTO shred_log (key_id) VALUES (?)", ids)
         with self._lock:
             # Deleted pages may linger in the file and its WAL: overwrite them now.
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return deleted
+
+    def shredded_since(self, seq: int) -> tuple[list[str], int]:
+        """Key ids shredded after `seq` (by any process), and the newest sequence number."""
+        with self._lock:
+            rows = self._conn.execute("SELECT seq, key_id FROM shred_log WHERE seq > ? ORDER BY seq",
+                                      (seq,)).fetchall()
+        if not rows:
+            return [], seq
+        return [r[1] for r in rows], int(rows[-1][0])
 
     def count(self) -> int:
         """How many keys are stored."""

@@ -61,6 +61,17 @@ class ProfileReader:
             return None
         return self.open_profiles([found[0]])[0], found[1]
 
+    def get_with_consents_and_interactions(
+        self, *, workspace: str, profile_id: str, event_type: str | None, since: datetime | None,
+        until: datetime | None, limit: int,
+    ) -> tuple[ProfileRecord, list[ConsentRecord], list[dict[str, Any]]] | None:
+        """A profile (opened), its consent history and first interactions (no sealed fields), one round trip."""
+        found = self.repo.get_with_consents_and_interactions(
+            workspace=workspace, profile_id=profile_id, event_type=event_type, since=since, until=until, limit=limit)
+        if found is None:
+            return None
+        return self.open_profiles([found[0]])[0], found[1], found[2]
+
     def page(self, *, workspace: str, after: str, limit: int,
              filters: ProfileFilter | None = None) -> list[ProfileRecord]:
         """A page of active profiles, filtered, opened."""

@@ -17,14 +17,18 @@ from typing import Any
 
 from audit.events import Actor, AuditAction, AuditEvent, Decision
 from audit.service import AuditService
+from core.errors import VeilError
 from graph.retention import RetentionRepository
 
 POLICY_FILE = Path(__file__).with_name("retention_policy.json")
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
 
-class RetentionPolicyError(ValueError):
+class RetentionPolicyError(VeilError, ValueError):
     """The retention policy is not valid (start-up stops)."""
+
+    code = "configuration_error"
+    status = 500
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from graph.upgrade import UpgradeRepository
 from privacy.masking import IDENTIFIER_CATEGORIES, PiiCategory
@@ -48,6 +49,28 @@ def blind_key_of(vault: FieldVault, key: str | None) -> str | None:
     return vault.identifier_key(workspace, kind, value)
 
 
+def seal_profile_traits(*, vault: FieldVault, repo: UpgradeRepository, workspace: str, page_size: int = 500,
+                        is_pii: Callable[[str], bool] = is_pii_trait,
+                        progress: Callable[[int], None] | None = None) -> int:
+    """Seal every plaintext value of the traits `is_pii` names (rerunnable); profiles changed."""
+    profiles = 0
+    after = ""
+    while rows := repo.page("Profile", workspace=workspace, after=after, limit=page_size):
+        after = rows[-1]["id"]
+        vault.prepare(workspace, [r["id"] for r in rows], create=True)
+        updates = []
+        for r in rows:
+            props = {k: vault.seal(r["id"], v) for k, v in r["traits"]
+                     if is_pii(k[len("trait."):]) and v is not None and not is_sealed(v)}
+            if props:
+                updates.append({"id": r["id"], "props": props})
+        repo.set_props("Profile", workspace=workspace, rows=updates)
+        profiles += len(updates)
+        if progress is not None:
+            progress(len(rows))
+    return profiles
+
+
 def encrypt_existing(*, vault: FieldVault, repo: UpgradeRepository, workspace: str, page_size: int = 500,
                      progress: Callable[[str, int], None] | None = None) -> UpgradeReport:
     """Bring one workspace up to date, page by page."""
@@ -68,20 +91,8 @@ def encrypt_existing(*, vault: FieldVault, repo: UpgradeRepository, workspace: s
         rekeyed, apart = rekeyed + done, apart + len(out) - done
         tick("identifiers", len(rows))
 
-    profiles = 0
-    after = ""
-    while rows := repo.page("Profile", workspace=workspace, after=after, limit=page_size):
-        after = rows[-1]["id"]
-        vault.prepare(workspace, [r["id"] for r in rows], create=True)
-        updates = []
-        for r in rows:
-            props = {k: vault.seal(r["id"], v) for k, v in r["traits"]
-                     if is_pii_trait(k[len("trait."):]) and v is not None and not is_sealed(v)}
-            if props:
-                updates.append({"id": r["id"], "props": props})
-        repo.set_props("Profile", workspace=workspace, rows=updates)
-        profiles += len(updates)
-        tick("profiles", len(rows))
+    profiles = seal_profile_traits(vault=vault, repo=repo, workspace=workspace, page_size=page_size,
+                                   progress=lambda n: tick("profiles", n))
 
     interactions = 0
     after = ""
@@ -108,11 +119,12 @@ def encrypt_existing(*, vault: FieldVault, repo: UpgradeRepository, workspace: s
         vault.prepare(workspace, [r["loser"] for r in rows], create=True)
         updates = []
         for r in rows:
-            props = {"moved_identifiers": [blind_key_of(vault, k) for k in r["moved"] or []]}
+            merge_props: dict[str, Any] = {
+                "moved_identifiers": [blind_key_of(vault, k) for k in r["moved"] or []]}
             if r["loser_traits"] is not None and not is_sealed(r["loser_traits"]):
-                props["loser_traits"] = vault.seal(r["loser"], r["loser_traits"])
-            if props["moved_identifiers"] != list(r["moved"] or []) or "loser_traits" in props:
-                updates.append({"id": r["id"], "props": props})
+                merge_props["loser_traits"] = vault.seal(r["loser"], r["loser_traits"])
+            if merge_props["moved_identifiers"] != list(r["moved"] or []) or "loser_traits" in merge_props:
+                updates.append({"id": r["id"], "props": merge_props})
         repo.set_props("Merge", workspace=workspace, rows=updates)
         merges += len(updates)
         tick("merges", len(rows))

@@ -77,6 +77,23 @@ class FieldVault:
         self._cache_size = max(cache_size, 16)
         self._cache_seconds = cache_seconds
         self._lock = threading.Lock()
+        # Shreds by other processes: polled at most once a second (see SqliteKeyStore.shred_log).
+        self._shred_check_seconds = 1.0
+        self._shred_checked = 0.0
+        self._shred_seq = -1
+
+    def _drop_shredded(self, now: float) -> None:
+        """Forget cached keys another process shredded (an erasure there must hold here too)."""
+        poll = getattr(self.store, "shredded_since", None)
+        if poll is None or now - self._shred_checked < self._shred_check_seconds:
+            return
+        self._shred_checked = now
+        if self._shred_seq < 0:  # first poll: start from the newest; this cache is empty or fresh
+            _, self._shred_seq = poll(0)
+            return
+        ids, self._shred_seq = poll(self._shred_seq)
+        for k in ids:
+            self._cache.pop(k, None)
 
     # -- blind indexes ---------------------------------------------------------------------
 
@@ -95,6 +112,7 @@ class FieldVault:
     # -- data keys -------------------------------------------------------------------------
 
     def _cached(self, key_id: str, now: float) -> AESGCM | None:
+        self._drop_shredded(now)
         hit = self._cache.get(key_id)
         if hit is None:
             return None

@@ -22,7 +22,7 @@ from access.principal import Principal, PrincipalKind
 from audit.events import AuditAction, Decision
 from audit.service import AuditService
 from collect.rules import IdentityRules
-from core.errors import Conflict, NotFoundError, PermissionDenied
+from core.errors import Conflict, NotFoundError
 from graph.profiles import ProfileRecord
 from graph.resolution import (
     Candidate,
@@ -115,10 +115,10 @@ class ResolutionService:
             return
         try:
             self.authz.require(principal, RESOURCE, action)
-        except Forbidden as exc:
+        except Forbidden:
             self._audit(principal, action=AuditAction.READ if action == "read" else AuditAction.WRITE,
                         resource=RESOURCE, subject=subject, reason="forbidden", decision=Decision.DENY)
-            raise PermissionDenied(f"not allowed to {action} {RESOURCE}") from exc
+            raise
 
     def _audit(self, principal: Principal, *, action: AuditAction, resource: str, reason: str,
                subject: str | None = None, decision: Decision = Decision.ALLOW, fields: tuple[str, ...] = (),

@@ -63,6 +63,7 @@ from pydantic import (
 )
 
 from consent.model import Channel, Purpose
+from core.errors import VeilError
 
 MAX_LIST = 1000
 MAX_CHILDREN = 100
@@ -78,10 +79,14 @@ NUMBER_FIELDS = ("revenue",)
 INTERACTION_FIELDS = TEXT_FIELDS + NUMBER_FIELDS
 
 
-class SegmentError(ValueError):
+class SegmentError(VeilError, ValueError):
     """A definition that cannot be used; `issues` point at the offending parts by JSON path."""
 
+    code = "invalid_segment"
+
     status = 400
+
+    issues: tuple[Issue, ...] = ()
 
     def __init__(self, code: str, message: str, issues: tuple[Issue, ...] = ()) -> None:
         super().__init__(message)
@@ -92,12 +97,14 @@ class SegmentError(ValueError):
     @property
     def field(self) -> str | None:
         """Path of the first offending part (`conditions[1].name`), None for the whole input."""
-        return self.issues[0].path if self.issues else None
+        issues = getattr(self, "issues", ())
+        return issues[0].path if issues else None
 
     def __str__(self) -> str:
-        if not self.issues:
+        issues = getattr(self, "issues", ())
+        if not issues:
             return self.message
-        return "; ".join(f"{i.path or '(root)'}: {i.message}" for i in self.issues)
+        return "; ".join(f"{i.path or '(root)'}: {i.message}" for i in issues)
 
 
 class SegmentNotFound(SegmentError):

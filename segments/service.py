@@ -57,7 +57,7 @@ class SegmentService:
 
     def __init__(self, *, repo: SegmentRepository, purchase_events: Iterable[str] = DEFAULT_PURCHASE_EVENTS,
                  max_depth: int = MAX_REFERENCE_DEPTH, clock: Callable[[], datetime] = _utcnow,
-                 sealed_trait: Callable[[str], bool] | None = None) -> None:
+                 sealed_trait: Callable[[str, str], bool] | None = None) -> None:
         self.repo = repo
         self.sealed_trait = sealed_trait
         self.purchase_events = frozenset(purchase_events)
@@ -67,7 +67,8 @@ class SegmentService:
     def catalog(self, *, workspace: str) -> Catalog:
         """The allow-lists for a workspace: names present in its graph, plus built-in identifier types."""
         known = self.repo.known_names(workspace=workspace)
-        sealed = frozenset(t for t in known.traits if self.sealed_trait(t)) if self.sealed_trait else frozenset()
+        sealed = (frozenset(t for t in known.traits if self.sealed_trait(workspace, t)) if self.sealed_trait
+                  else frozenset())
         return Catalog(traits=known.traits, events=known.events, categories=known.categories,
                        identifier_types=known.identifier_types | frozenset(DEFAULT_TYPES), sealed_traits=sealed)
 

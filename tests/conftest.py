@@ -37,6 +37,10 @@ def container(neo4j_settings: Neo4jSettings) -> Iterator[Container]:
         c.close()
         pytest.fail(f"Neo4j is not reachable at {neo4j_settings.uri}; run the tests with `make test`")
     apply_migrations(c.driver, database=neo4j_settings.database)
+    # The CLI acts as an operator principal: the OS user running the tests is an admin operator.
+    from api.cli.common import operator_name
+
+    c.auth.grant_operator(name=operator_name(), role="admin", workspace="*", actor="system:tests")
     yield c
     c.close()
 

@@ -1,5 +1,5 @@
 """GraphQL for segment evaluation and membership history (and, below, reports): thin calls into
-`access.reports.Reports`, which authorizes, audits and applies k-anonymity."""
+`segments.usecases.SegmentCases` and `analytics.reports.Reports`, which authorizes, audits and applies k-anonymity."""
 
 from __future__ import annotations
 
@@ -60,13 +60,13 @@ class SegmentQueries:
     @strawberry.field(description="Saved segments of this workspace")
     async def segments(self, info: Info, purpose: PurposeEnum | None = None) -> list[SavedSegment]:
         ctx = ctx_of(info, purpose)
-        return [SavedSegment.of(r) for r in await run(info.context["veil"].c.reports.list_segments, ctx)]
+        return [SavedSegment.of(r) for r in await run(info.context["veil"].c.segment_cases.list_segments, ctx)]
 
     @strawberry.field(description="Who entered and who left a saved segment in [since, until) (until: now)")
     async def segment_membership(self, info: Info, id: str, since: datetime, until: datetime | None = None,
                                  sample_size: int = 10, purpose: PurposeEnum | None = None) -> SegmentMembership:
         ctx = ctx_of(info, purpose)
-        m = await run(info.context["veil"].c.reports.membership, ctx, id, since=since, until=until,
+        m = await run(info.context["veil"].c.segment_cases.membership, ctx, id, since=since, until=until,
                       sample_size=sample_size)
         return SegmentMembership(segment_id=m.segment_id, since=m.since, until=m.until,
                                  entered_count=m.entered_count, left_count=m.left_count,
@@ -77,7 +77,7 @@ class SegmentQueries:
     async def segment_sizes(self, info: Info, id: str, times: list[datetime],
                             purpose: PurposeEnum | None = None) -> list[SegmentSize]:
         ctx = ctx_of(info, purpose)
-        points = await run(info.context["veil"].c.reports.sizes, ctx, id, times)
+        points = await run(info.context["veil"].c.segment_cases.sizes, ctx, id, times)
         return [SegmentSize(at=p.at, size=p.size) for p in points]
 
 
@@ -86,7 +86,7 @@ class SegmentMutations:
     @strawberry.mutation(description="Recompute a saved segment's membership now (history kept)")
     async def evaluate_segment(self, info: Info, id: str, purpose: PurposeEnum | None = None) -> SegmentEvaluation:
         ctx = ctx_of(info, purpose)
-        r = await run(info.context["veil"].c.reports.evaluate, ctx, id)
+        r = await run(info.context["veil"].c.segment_cases.evaluate, ctx, id)
         return SegmentEvaluation(segment_id=r.segment_id, at=r.at, entered=r.entered, left=r.left, size=r.size)
 
 
@@ -113,10 +113,10 @@ class AggregateRow:
 class AttributionResult:
     model: str
     lookback_hours: float
-    orders: int
-    total_revenue: float
-    veil_revenue: float
-    veil_share: float = strawberry.field(description="Share of revenue through Veil-driven channels")
+    orders: int | None = strawberry.field(description="null when under k and your role may not see individuals")
+    total_revenue: float | None
+    veil_revenue: float | None
+    veil_share: float | None = strawberry.field(description="Share of revenue through Veil-driven channels")
     channels: list[AggregateRow]
     campaigns: list[AggregateRow]
 

@@ -13,21 +13,14 @@ import strawberry
 from strawberry.types import Info
 
 from api.graphql.common import run
-from api.graphql.errors import ClientError
 from api.identity_wiring import build_service
-from core.errors import VeilError
 from graph.resolution import Candidate
-
-_CODES = {400: "BAD_REQUEST", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONFLICT"}
 
 
 async def _call(info: Info, method: str, **kwargs: Any) -> Any:
+    # Domain errors (VeilError) leave through the one GraphQL error mapper with their status class.
     veil = info.context["veil"]
-    service = build_service(veil.c)
-    try:
-        return await run(getattr(service, method), veil.principal, **kwargs)
-    except VeilError as exc:
-        raise ClientError(_CODES.get(exc.status, "BAD_REQUEST"), exc.message) from exc
+    return await run(getattr(build_service(veil.c), method), veil.principal, **kwargs)
 
 
 @strawberry.type(description="One comparison's outcome for a pair: the level that applied and its match weight")

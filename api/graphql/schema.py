@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from datetime import datetime
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from access.pipeline import ReadContext
 from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutations, SegmentQueries
-from api.graphql.errors import ClientError, to_graphql
+from api.graphql.console import ConsoleQueries
+from api.graphql.errors import ClientError
+from api.graphql.hardening import VeilSchema, extensions
 from api.graphql.identity import IdentityMutations, IdentityQueries
+from api.graphql.limits import Limits
 from api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from api.graphql.types import (
     MAX_PAGE,
@@ -61,6 +52,26 @@ async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
+def _nested_interactions(info: Info) -> tuple[int, str | None] | None:
+    """(first, type) of the one `interactions` field selected under this profile, when it can be
+    fetched with the profile (no time window, a valid page size); else None."""
+    from strawberry.types.nodes import SelectedField
+
+    fields = [s for f in info.selected_fields for s in f.selections
+              if isinstance(s, SelectedField) and s.name == "interactions"]
+    if len(fields) != 1:
+        return None
+    args = fields[0].arguments
+    first, event_type = args.get("first", 20), args.get("type")
+    if args.get("since") is not None or args.get("until") is not None:
+        return None
+    if isinstance(first, str) and first.isdigit():  # literals arrive as their source text
+        first = int(first)
+    if not isinstance(first, int) or not 1 <= first <= MAX_PAGE or not (event_type is None or isinstance(event_type, str)):
+        return None
+    return first, event_type
+
+
 def _page_size(first: int) -> int:
     if first < 1 or first > MAX_PAGE:
         raise ClientError("BAD_REQUEST", f"first must be between 1 and {MAX_PAGE}")
@@ -82,11 +93,21 @@ class ProfileFilterInput:
 
 
 @strawberry.type
-class Query(PrivacyQuery, SegmentQueries, ReportQueries, IdentityQueries):
+class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries, IdentityQueries):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
-        return Profile.from_masked(await _run(info.context["veil"].pipeline.read_profile, ctx, profile_id=str(id)))
+        veil = info.context["veil"]
+        nested = _nested_interactions(info)
+        if nested is None:
+            return Profile.from_masked(await _run(veil.pipeline.read_profile, ctx, profile_id=str(id)))
+        # The common read (a profile and its first interactions): one round trip, same chain.
+        first, event_type = nested
+        masked, rows = await _run(veil.pipeline.read_profile_with_interactions, ctx, profile_id=str(id),
+                                  first=first, event_type=event_type, since=None, until=None)
+        if rows is not None:
+            veil.nested_loader("interactions", masked.purpose, (first, event_type, None, None)).prime(masked, rows)
+        return Profile.from_masked(masked)
 
     @strawberry.field(description="A profile by identifier (type + value, e.g. email + amy@example.com)")
     async def profile_by_identifier(self, info: Info, type: str, value: str,
@@ -154,9 +175,8 @@ class Query(PrivacyQuery, SegmentQueries, ReportQueries, IdentityQueries):
                               purpose: PurposeEnum | None = None) -> SegmentPreview:
         ctx = _ctx(info, purpose)
         veil = info.context["veil"]
-        count, sample = await _run(veil.pipeline.segment_preview, ctx, veil.c.segments, definition,
-                                   min(max(sample_size, 0), 50))
-        return SegmentPreview(count=count, sample=[Profile.from_masked(m) for m in sample])
+        count, sample = await _run(veil.c.segment_cases.preview, ctx, definition=definition, sample_size=sample_size)
+        return SegmentPreview(count=count, suppressed=count is None, sample=[Profile.from_masked(m) for m in sample])
 
 
 @strawberry.type
@@ -202,7 +222,7 @@ class Mutation(PrivacyMutation, SegmentMutations, ReportMutations, IdentityMutat
                            realtime: bool = False, purpose: PurposeEnum | None = None) -> Segment:
         ctx = _ctx(info, purpose)
         veil = info.context["veil"]
-        rec = await _run(veil.pipeline.segment_save, ctx, veil.c.segments, name=name, definition=definition,
+        rec = await _run(veil.c.segment_cases.save_segment, ctx, name=name, definition=definition,
                          segment_id=id, realtime=realtime)
         return Segment(id=rec.id, name=rec.name, definition=json.loads(rec.definition))
 
@@ -233,68 +253,9 @@ class Mutation(PrivacyMutation, SegmentMutations, ReportMutations, IdentityMutat
         return await _run(info.context["veil"].set_policy_rule, role.value, resource, action, effect, present)
 
 
-_SUGGESTION = re.compile(r"\s*Did you mean .*?\?$")
-
-
-class StripSuggestions(SchemaExtension):
-    """Validation errors must not reveal field names the caller did not ask about."""
-
-    def on_validate(self):  # type: ignore[no-untyped-def]
-        yield
-        errors = self.execution_context.pre_execution_errors or []
-        for i, err in enumerate(errors):
-            if "Did you mean" in err.message:
-                errors[i] = GraphQLError(_SUGGESTION.sub("", err.message), nodes=err.nodes,
-                                         extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
-
-
-class DomainErrors(SchemaExtension):
-    """Rewrites known domain errors to coded GraphQL errors (the masking extension hides the rest)."""
-
-    def on_execute(self):  # type: ignore[no-untyped-def]
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        fixed = []
-        for err in result.errors:
-            mapped = to_graphql(err.original_error) if err.original_error is not None else None
-            if mapped is not None:
-                fixed.append(GraphQLError(mapped.message, nodes=err.nodes, path=err.path,
-                                          original_error=None, extensions=mapped.extensions))
-                status = {"AUDIT_UNAVAILABLE": 503, "UNAUTHENTICATED": 401}.get(mapped.extensions["code"])
-                response = self.execution_context.context.get("response")
-                if status and response is not None:
-                    response.status_code = status
-            else:
-                fixed.append(err)
-        result.errors = fixed
-
-
-def _should_mask(err: GraphQLError) -> bool:
-    """Mask only unexpected errors: ones with an original exception that is not a coded domain error."""
-    return err.original_error is not None and not (err.extensions or {}).get("code")
-
-
 def build_schema(*, introspection: bool, max_depth: int = 8, max_aliases: int = 15,
-                 max_tokens: int = 2000) -> strawberry.Schema:
-    """The hardened schema."""
-    # Stateless validation-rule extensions are built once, so their rule classes are the same on
-    # every request and the validation cache below can hit; the others are per-request factories.
-    depth = QueryDepthLimiter(max_depth=max_depth)
-    aliases = MaxAliasesLimiter(max_alias_count=max_aliases)
-    extensions: list[Any] = [
-        lambda: depth,
-        lambda: aliases,
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        StripSuggestions,
-        DomainErrors,
-        lambda: MaskErrors(should_mask_error=_should_mask, error_message="internal error"),
-        # Apps send the same few documents; graphql-core's validation (with the limiters above)
-        # cost ~37 ms of CPU per request, so parse and validation results are cached per document.
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-    ]
-    if not introspection:
-        extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+                 max_tokens: int = 2000, max_cost: int = 10_000) -> strawberry.Schema:
+    """The hardened schema (limits, coded errors and value-free error logs: api/graphql/hardening.py)."""
+    limits = Limits(max_depth=max_depth, max_aliases=max_aliases, max_cost=max_cost)
+    return VeilSchema(query=Query, mutation=Mutation,
+                      extensions=extensions(limits=limits, introspection=introspection, max_tokens=max_tokens))

@@ -290,7 +290,9 @@ class AuditRecord:
 
 @strawberry.type(description="How many people a segment definition matches now, and a masked sample")
 class SegmentPreview:
-    count: int
+    count: int | None = strawberry.field(description="people matching; null when fewer than k and your role "
+                                                     "may not see individuals (k-anonymity)")
+    suppressed: bool = strawberry.field(description="true when the count was withheld (k-anonymity)")
     sample: list[Profile]
 
 

@@ -40,12 +40,15 @@ def test_import_members_reports_bad_rows_and_keeps_good_ones(container, workspac
     assert ("member_id", "M001") in p.identifiers
 
     out = tmp_path / "profiles.jsonl"
-    r = runner.invoke(app, ["export", "profiles", "--workspace", workspace, "--out", str(out)])
+    r = runner.invoke(app, ["export", "profiles", "--purpose", "support", "--workspace", workspace, "--out", str(out)])
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert sorted(row["traits"]["member_id"] for row in rows) == ["M001", "M003"]
+    # Masked for the operator's role and the declared purpose, like a GraphQL read.
+    assert sorted(row["traits"]["member_id"] for row in rows) == ["M**1", "M**3"]
+    assert {row["purpose"] for row in rows} == {"support"}
 
-    r = runner.invoke(app, ["profiles", "show", "--identifier", "member_id:M003", "--workspace", workspace])
+    r = runner.invoke(app, ["profiles", "show", "--purpose", "legal_obligation", "--identifier", "member_id:M003",
+                            "--workspace", workspace])
     assert r.exit_code == 0 and "林美玲" in r.stdout
 
 

@@ -8,6 +8,7 @@ import zipfile
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.cli.common import operator_name
 from tests.api.test_graphql import codes, gql, key
 from tests.conftest import cypher
 
@@ -83,4 +84,4 @@ def test_cli_create_list_advance_show_export(container, workspace, tmp_path, mon
         assert json.loads(z.read("profile.json"))["id"] == pid
     actors = cypher(container, "MATCH (a:AuditRecord {workspace: $w, subject: $s}) WHERE a.action IN ['dsr', 'export'] "
                                "RETURN DISTINCT a.actor AS a", w=workspace, s=pid)
-    assert [a["a"] for a in actors] == ["system:cli"]
+    assert [a["a"] for a in actors] == [f"operator:{operator_name()}"]

@@ -67,10 +67,12 @@ def test_nested_fields_cost_a_fixed_number_of_queries(client, container, workspa
         assert [d["value"] for d in n["devices"]] and [c["value"] for c in n["cookies"]]
         assert n["consents"] == [{"purpose": "marketing", "status": "granted"}]
         assert n["mergeHistory"] == []
-    # Every nested read is audited per person, before the response.
+    # Every nested read is audited per person, before the response: one record per person and
+    # request, listing every field group it returned.
     for pid in pids:
-        resources = [a["a"]["resource"] for a in audit_rows(container, workspace, pid)]
-        assert {"profile", "profile.interactions", "profile.consents", "profile.merges"} <= set(resources)
+        rows = [a["a"] for a in audit_rows(container, workspace, pid) if a["a"]["decision"] == "allow"]
+        assert rows and {r["resource"] for r in rows} == {"profile"}  # one per request that read them
+        assert {"interactions.type", "consents", "merges"} <= set(rows[-1]["fields_returned"])
 
 
 def test_nested_group_a_role_may_not_read_is_null_and_the_denial_audited(client, container, workspace):
@@ -134,3 +136,23 @@ def test_profiles_filter(client, container, workspace, flt, expect):
     resp = gql(client, q, token=key(container, workspace, "support_agent"), variables={"f": flt})
     assert "errors" not in resp.json(), resp.text
     assert {by_pid[e["node"]["id"]] for e in resp.json()["data"]["profiles"]["edges"]} == expect
+
+
+def test_a_profile_with_its_interactions_is_one_round_trip_and_one_audit_record(client, container, workspace):
+    pid = _people(container, workspace, 1)[0]
+    token = key(container, workspace, "support_agent")
+    q = "query($id: ID!) { profile(id: $id) { id interactions(first: 2) { event } } }"
+    reads, data = _count_reads(container, client, q, token, {"id": pid})
+    assert reads == 1, reads
+    assert [e["event"] for e in data["profile"]["interactions"]] == ["Order Completed", "Product Viewed"]
+    # The same as the two-step path (a time window is not prefetched).
+    q2 = ('query($id: ID!) { profile(id: $id) { id interactions(first: 2, since: "2020-01-01T00:00:00Z") '
+          '{ event } } }')
+    reads2, data2 = _count_reads(container, client, q2, token, {"id": pid})
+    assert reads2 == 2 and data2["profile"]["interactions"] == data["profile"]["interactions"]
+    rows = [a["a"] for a in audit_rows(container, workspace, pid) if a["a"]["decision"] == "allow"]
+    assert len(rows) == 2 and all("interactions.type" in r["fields_returned"] for r in rows)
+    # A role that may not read interactions gets null, and the read is still one profile record.
+    co = key(container, workspace, "compliance_officer")
+    r = gql(client, q, token=co, purpose="legal_obligation", variables={"id": pid}).json()
+    assert r["data"]["profile"]["interactions"] is None, r

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
-from api.audit_cli import audit_app
+from api.cli.audit import audit_app
+from api.cli.common import operator_name
 from audit.chain import StoredAudit, read_jsonl, verify
 from audit.checkpoint import Checkpoint, sign_checkpoint, signed_bytes
 from audit.service import CSV_COLUMNS, AuditService
@@ -186,7 +187,7 @@ def test_export_is_audited_first_and_round_trips_as_jsonl_and_csv(service, works
     mine = [r for r in records if isinstance(r, StoredAudit)]
     exported = mine[-1].event  # recorded before the file was written, so it is in it
     assert (exported.action.value, exported.actor, exported.actor_kind.value, exported.extra) == (
-        "export", "system:cli", "system", {"format": "jsonl"})
+        "export", f"operator:{operator_name()}", "operator", {"format": "jsonl"})
 
     out = _run("export", "-w", workspace, "--format", "csv", "-o", str(tmp_path / "a.csv"))
     assert out.exit_code == 0, out.output

@@ -25,7 +25,8 @@ def officer(workspace) -> Principal:
 def dsr(container, tmp_path) -> DsrService:
     """The container's service, writing packages under the test's tmp dir."""
     s = container.dsr
-    return DsrService(repo=s.repo, pipeline=s.pipeline, traits=s.traits, export_dir=tmp_path / "exports",
+    return DsrService(repo=s.repo, guard=s.guard, profiles=s.profiles, consents=s.consents, audit=s.audit,
+                      jurisdiction=s.jurisdiction, traits=s.traits, export_dir=tmp_path / "exports",
                       deadline_days=30, erasure=s.erasure)
 
 
@@ -116,7 +117,8 @@ def test_rectification_updates_traits_and_audits_names_only(container, workspace
     pid = person(container, workspace)
     case = dsr.create(principal=officer, kind="rectification", profile_id=pid,
                       changes={"email": "fixed@example.com", "生日": "1990-02-03"})
-    assert case.changes == {"email": "fixed@example.com", "生日": "1990-02-03"}
+    # The corrected values are personal data: sealed under the person's key while the case is open.
+    assert list(case.changes or {}) == ["__sealed__"] and "fixed@example.com" not in str(case.changes)
     case = run_to_end(dsr, officer, case)
     assert case.state == "done" and case.changes is None  # the corrected values do not stay on the case
     p = container.profiles.get_profile(workspace=workspace, profile_id=pid)
@@ -143,7 +145,8 @@ def test_objection_records_a_marketing_refusal_the_gate_honours(container, works
 
 def test_erasure_without_a_runner_fails_the_case_visibly(container, workspace, officer, dsr):
     s = container.dsr
-    no_erasure = DsrService(repo=s.repo, pipeline=s.pipeline, traits=s.traits, export_dir=dsr.export_dir)
+    no_erasure = DsrService(repo=s.repo, guard=s.guard, profiles=s.profiles, consents=s.consents, audit=s.audit,
+                      jurisdiction=s.jurisdiction, traits=s.traits, export_dir=dsr.export_dir)
     pid = person(container, workspace)
     case = run_to_end(no_erasure, officer, no_erasure.create(principal=officer, kind="erasure", profile_id=pid))
     assert case.state == "failed" and case.result == {"error": "erasure_unavailable"}

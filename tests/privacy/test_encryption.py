@@ -144,7 +144,7 @@ def test_lookups_stitch_and_reads_are_decrypted(container, client, workspace, wr
     assert traits["email"] == "m***@example.com" and traits["phone"] == "09**-***-678"
 
     # The CLI explains the profile with plain values.
-    r = CliRunner().invoke(app, ["profiles", "show", "--identifier", f"email:{PLAIN['email']}",
+    r = CliRunner().invoke(app, ["profiles", "show", "--purpose", "legal_obligation", "--identifier", f"email:{PLAIN['email']}",
                                  "--workspace", workspace])
     assert r.exit_code == 0, r.output
     assert PLAIN["name"] in r.stdout and PLAIN["phone_e164"] in r.stdout

@@ -1,10 +1,6 @@
-"""Segment membership, model reports and attribution, through the enforcement pipeline.
-
-Every call authorizes with the one `require`, audits (ids and field names, never values) and
-applies k-anonymity: groups smaller than k are suppressed for roles that may not read
-individual profiles (e.g. marketers). Samples of people go through the pipeline's consent gate
-and masking, and are empty for such roles.
-"""
+"""Model reports, attribution and KPIs (and their writes: campaign costs, score refresh), each
+behind the guard: authorized, audited (ids and field names, never values) and k-anonymous for
+roles that may not read individual profiles (e.g. marketers)."""
 
 from __future__ import annotations
 
@@ -12,14 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from access.pipeline import MaskedProfile, Pipeline, ReadContext
+from access.kanon import KAnonymity
+from access.pipeline import Pipeline, ReadContext
+from access.principal import Principal
 from analytics.attribution import AttributionService, Credit, Model
 from analytics.service import AnalyticsService
-from graph.segments import Evaluation, SizePoint
 from segments.model import SegmentError
-from segments.service import SegmentService
-
-MAX_SAMPLE = 50
 
 
 @dataclass(frozen=True)
@@ -42,10 +36,10 @@ class Attribution:
 
     model: str
     lookback_hours: float
-    orders: int
-    total_revenue: float
-    veil_revenue: float
-    veil_share: float
+    orders: int | None  # None: fewer than k orders, hidden from roles without individual access
+    total_revenue: float | None
+    veil_revenue: float | None
+    veil_share: float | None
     channels: list[GroupRow]
     campaigns: list[GroupRow]
 
@@ -62,80 +56,33 @@ class Kpis:
     cohorts: list[tuple[str, int | None, tuple[float, ...] | None, bool]]  # month, size, retention, suppressed
 
 
-@dataclass(frozen=True)
-class Membership:
-    """Who entered and left a segment in [since, until): counts, plus masked samples."""
-
-    segment_id: str
-    since: datetime
-    until: datetime
-    entered_count: int
-    left_count: int
-    entered: list[MaskedProfile]
-    left: list[MaskedProfile]
-
-
 class Reports:
-    """Aggregate reads and their writes (evaluation, costs), authorized and audited."""
+    """Aggregate reads and their writes, authorized and audited."""
 
-    def __init__(self, *, pipeline: Pipeline, segments: SegmentService, analytics: AnalyticsService,
-                 attribution: AttributionService, k_anonymity: int) -> None:
+    def __init__(self, *, pipeline: Pipeline, analytics: AnalyticsService, attribution: AttributionService,
+                 kanon: KAnonymity) -> None:
         self.pipeline = pipeline
-        self.segments = segments
         self.analytics = analytics
         self.attribution = attribution
-        self.k = k_anonymity
+        self.kanon = kanon
 
-    def sees_individuals(self, ctx: ReadContext) -> bool:
-        """True when the role may read individual profiles (no k-anonymity suppression then)."""
-        return self.pipeline.authz.allowed(ctx.principal, "profile", "read")
+    @property
+    def k(self) -> int:
+        """The k of k-anonymity."""
+        return self.kanon.k
+
+    @k.setter
+    def k(self, value: int) -> None:
+        self.kanon.k = value
 
     def suppress(self, ctx: ReadContext, n: int) -> bool:
         """Whether a group of n people must be hidden from this caller."""
-        return 0 < n < self.k and not self.sees_individuals(ctx)
+        return self.kanon.suppress(ctx, n)
 
-    # --- segments -------------------------------------------------------------------------------
-
-    def list_segments(self, ctx: ReadContext) -> list[Any]:
-        """The workspace's saved segments."""
-        self.pipeline.require(ctx, "segments", "read")
-        rows = self.segments.list_segments(workspace=ctx.principal.workspace)
-        self.pipeline.audit_access(ctx, resource="segments", reason="list", returned=("segments.definition",))
-        return rows
-
-    def evaluate(self, ctx: ReadContext, segment_id: str) -> Evaluation:
-        """Recompute a saved segment's membership now."""
-        self.pipeline.require(ctx, "segments", "write")
-        result = self.segments.evaluate(workspace=ctx.principal.workspace, segment_id=segment_id)
-        self.pipeline.audit_access(ctx, resource="segments", reason="evaluated", write=True,
-                                   returned=("segments.size",))
-        return result
-
-    def membership(self, ctx: ReadContext, segment_id: str, *, since: datetime, until: datetime | None,
-                   sample_size: int) -> Membership:
-        """Who entered and who left in [since, until): counts for everyone with segment access; a
-        masked sample only for roles that may read profiles."""
-        self.pipeline.require(ctx, "segments", "read")
-        ws = ctx.principal.workspace
-        until = until or self.segments.clock()
-        entered = self.segments.who_entered(workspace=ws, segment_id=segment_id, since=since, until=until)
-        left = self.segments.who_left(workspace=ws, segment_id=segment_id, since=since, until=until)
-        n = max(0, min(sample_size, MAX_SAMPLE))
-        entered_sample = self.pipeline.sample_profiles(ctx, [c.profile_id for c in entered[:n]])
-        left_sample = self.pipeline.sample_profiles(ctx, [c.profile_id for c in left[:n]])
-        self.pipeline.audit_access(ctx, resource="segments", reason="membership",
-                                   returned=("segments.entered_count", "segments.left_count"))
-        return Membership(segment_id, since, until, len(entered), len(left), entered_sample, left_sample)
-
-    def sizes(self, ctx: ReadContext, segment_id: str, times: list[datetime]) -> list[SizePoint]:
-        """A saved segment's size at each time (from the membership history)."""
-        self.pipeline.require(ctx, "segments", "read")
-        if not 1 <= len(times) <= 400:
-            raise SegmentError("invalid_request", "give 1-400 times")
-        points = self.segments.size_history(workspace=ctx.principal.workspace, segment_id=segment_id,
-                                            times=sorted(times))
-        self.pipeline.audit_access(ctx, resource="segments", reason="size_history", returned=("segments.size",))
-        return points
+    def refresh_scores(self, caller: Principal, *, progress: Any = None) -> Any:
+        """Recompute the lifecycle and prediction scores of every buyer (a write of derived data)."""
+        self.pipeline.guard.require(caller, "analytics.scores", "write", reason="refresh")
+        return self.analytics.refresh(workspace=caller.workspace, progress=progress)
 
     # --- attribution and KPIs ---------------------------------------------------------------------
 
@@ -157,8 +104,10 @@ class Reports:
                                         model=Model(model) if model else None, lookback_hours=lookback_hours)
         except ValueError as exc:
             raise SegmentError("invalid_request", str(exc)) from None
-        out = Attribution(model=r.model.value, lookback_hours=r.lookback.total_seconds() / 3600, orders=r.orders,
-                          total_revenue=r.total_revenue, veil_revenue=r.veil_revenue, veil_share=r.veil_share,
+        hide = self.suppress(ctx, r.orders)  # totals of fewer than k orders could single a buyer out
+        out = Attribution(model=r.model.value, lookback_hours=r.lookback.total_seconds() / 3600,
+                          orders=None if hide else r.orders, total_revenue=None if hide else r.total_revenue,
+                          veil_revenue=None if hide else r.veil_revenue, veil_share=None if hide else r.veil_share,
                           channels=[self._credit_row(ctx, c) for c in r.channels],
                           campaigns=[self._credit_row(ctx, c) for c in r.campaigns])
         self.pipeline.audit_access(ctx, resource="aggregates", reason="attribution",
@@ -191,8 +140,9 @@ class Reports:
 
         buyers, repeaters = self.attribution.repeat_rate(workspace=ws, since=since, until=until)
         hidden = self.suppress(ctx, buyers)
-        cohorts = [(c.month, None, None, True) if self.suppress(ctx, c.size) else (c.month, c.size, c.retention, False)
-                   for c in self.attribution.cohorts(workspace=ws, since=since, until=until, months=cohort_months)]
+        cohorts: list[tuple[str, int | None, tuple[float, ...] | None, bool]] = [
+            (c.month, None, None, True) if self.suppress(ctx, c.size) else (c.month, c.size, c.retention, False)
+            for c in self.attribution.cohorts(workspace=ws, since=since, until=until, months=cohort_months)]
         out = Kpis(aov_by_tier=aov("tier"), aov_by_stage=aov("stage"), buyers=buyers,
                    repeat_buyers=None if hidden else repeaters,
                    repeat_purchase_rate=None if hidden or not buyers else repeaters / buyers, cohorts=cohorts)

@@ -12,29 +12,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from access.principal import Principal, PrincipalKind
+from access.principal import Principal
+from api.cli.common import AsJson, Workspace, console, operator_session
 from api.container import Container
-from audit.service import AuditUnavailable
 from collect.normalize import normalize_email, normalize_phone
 from graph.dsr import DsrCaseRecord
 from privacy.dsr import CLOSED, DsrError
 
 dsr_app = typer.Typer(help="Data-subject requests: create, list, show, advance, export.", no_args_is_help=True)
-console = Console(stderr=True)
-Workspace = Annotated[str | None, typer.Option("--workspace", "--tenant", "-w",
-                                               help="Workspace (tenant); default VEIL_DEFAULT_WORKSPACE")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 
-def _container() -> Container:
-    from api.cli import _container as cli_container
-
-    return cli_container()
-
-
-def _system(c: Container, workspace: str | None) -> Principal:
-    return Principal(id="system:cli", kind=PrincipalKind.SYSTEM, workspace=workspace or c.app.default_workspace,
-                     roles=("system",))
+def register(app: typer.Typer) -> None:
+    """Attach the `dsr` group to the root app."""
+    app.add_typer(dsr_app, name="dsr", help="Data-subject requests: create, list, show, advance, export.")
 
 
 def _as_dict(case: DsrCaseRecord) -> dict[str, Any]:
@@ -44,18 +34,14 @@ def _as_dict(case: DsrCaseRecord) -> dict[str, Any]:
             "requested_by": case.requested_by, "history": [h.__dict__ for h in case.history], "result": case.result}
 
 
-def _run(fn: Any, as_json: bool, **kwargs: Any) -> Any:
-    c = _container()
-    try:
-        return fn(c, **kwargs)
-    except DsrError as exc:
-        console.print(f"[red]{exc.code}:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
-    except AuditUnavailable as exc:
-        console.print("[red]the audit trail is unavailable; nothing was done[/red]")
-        raise typer.Exit(3) from exc
-    finally:
-        c.close()
+def _run(workspace: str | None, fn: Any) -> Any:
+    """Run `fn(container, operator)`; DSR errors print their code and exit 1."""
+    with operator_session(workspace) as (c, me):
+        try:
+            return fn(c, me)
+        except DsrError as exc:
+            console.print(f"[red]{exc.code}:[/red] {exc.message}")
+            raise typer.Exit(1) from exc
 
 
 def _print_case(case: DsrCaseRecord, as_json: bool) -> None:
@@ -99,12 +85,12 @@ def create(kind: Annotated[str, typer.Argument(help="access, erasure, rectificat
     except ValueError as exc:
         raise typer.BadParameter(f"--changes is not JSON: {exc}") from exc
 
-    def work(c: Container) -> DsrCaseRecord:
+    def work(c: Container, me: Principal) -> DsrCaseRecord:
         ident = _identifier(c, identifier) if identifier else None
-        return c.dsr.create(principal=_system(c, workspace), kind=kind, profile_id=profile, identifier=ident,
+        return c.dsr.create(principal=me, kind=kind, profile_id=profile, identifier=ident,
                             changes=parsed)
 
-    _print_case(_run(work, as_json), as_json)
+    _print_case(_run(workspace, work), as_json)
 
 
 @dsr_app.command("list")
@@ -113,8 +99,8 @@ def list_cases(state: Annotated[str | None, typer.Option(help="Only this state")
                overdue: Annotated[bool, typer.Option("--overdue", help="Only open cases past their deadline")] = False,
                limit: int = 100, workspace: Workspace = None, as_json: AsJson = False) -> None:
     """Cases, newest first."""
-    rows = _run(lambda c: c.dsr.cases(principal=_system(c, workspace), state=state, kind=kind, overdue=overdue,
-                                      limit=limit), as_json)
+    rows = _run(workspace, lambda c, me: c.dsr.cases(principal=me, state=state, kind=kind, overdue=overdue,
+                                      limit=limit))
     if as_json:
         print(json.dumps([_as_dict(r) for r in rows], ensure_ascii=False))
         return
@@ -129,14 +115,14 @@ def list_cases(state: Annotated[str | None, typer.Option(help="Only this state")
 @dsr_app.command("show")
 def show(case_id: str, workspace: Workspace = None, as_json: AsJson = False) -> None:
     """One case with its history and result."""
-    _print_case(_run(lambda c: c.dsr.get(principal=_system(c, workspace), case_id=case_id), as_json), as_json)
+    _print_case(_run(workspace, lambda c, me: c.dsr.get(principal=me, case_id=case_id)), as_json)
 
 
 @dsr_app.command("advance")
 def advance(case_id: str, to: Annotated[str | None, typer.Option(help="Target state (default: the next one)")] = None,
             workspace: Workspace = None, as_json: AsJson = False) -> None:
     """Move a case on; advancing an approved case runs it (then done or failed)."""
-    _print_case(_run(lambda c: c.dsr.advance(principal=_system(c, workspace), case_id=case_id, to=to), as_json),
+    _print_case(_run(workspace, lambda c, me: c.dsr.advance(principal=me, case_id=case_id, to=to)),
                 as_json)
 
 
@@ -144,7 +130,7 @@ def advance(case_id: str, to: Annotated[str | None, typer.Option(help="Target st
 def export(case_id: str, out: Annotated[Path, typer.Option("--out", "-o", help="Where to copy the zip")],
            workspace: Workspace = None) -> None:
     """Copy the package (zip of JSON and CSV) of a finished access request."""
-    path = _run(lambda c: c.dsr.package(principal=_system(c, workspace), case_id=case_id), False)
+    path = _run(workspace, lambda c, me: c.dsr.package(principal=me, case_id=case_id))
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, out)
     out.chmod(0o600)

@@ -8,12 +8,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.cli import _container, _progress
-from audit.events import Actor
-from audit.service import AuditUnavailable
+from api.cli.common import operator_session, progress
+from audit.events import Actor, ActorKind
 
 retention_app = typer.Typer(help="Retention of interactions.", no_args_is_help=True)
 console = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the `retention` group to the root app."""
+    app.add_typer(retention_app, name="retention", help="Retention of interactions: purge expired ones.")
 
 
 @retention_app.command("purge")
@@ -21,20 +25,15 @@ def purge(workspace: Annotated[str | None, typer.Option("--workspace", "--tenant
                                                         help="Workspace (tenant); default VEIL_DEFAULT_WORKSPACE")] = None,
           dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted")] = False) -> None:
     """Delete expired interactions per the retention policy, with a progress bar."""
-    c = _container()
-    try:
-        ws = workspace or c.app.default_workspace
-        with _progress() as progress:
-            task = progress.add_task(f"purging expired interactions in {ws}", total=None)
+    with operator_session(workspace) as (c, me):
+        c.admin.operate(me, "retention", reason="dry_run" if dry_run else "purge")
+        with progress() as bar:
+            task = bar.add_task(f"purging expired interactions in {me.workspace}", total=None)
             report = c.retention.purge(
-                workspace=ws, actor=Actor.system("system:cli"), dry_run=dry_run,
-                on_plan=lambda total: progress.update(task, total=total),
-                progress=lambda n: progress.advance(task, n))
-    except AuditUnavailable as exc:
-        console.print("[red]the audit trail is unavailable; nothing was deleted[/red]")
-        raise typer.Exit(3) from exc
-    finally:
-        c.close()
+                workspace=me.workspace, actor=Actor(id=me.id, kind=ActorKind.OPERATOR, role=",".join(me.roles)),
+                dry_run=dry_run, on_plan=lambda total: bar.update(task, total=total),
+                progress=lambda n: bar.advance(task, n))
+    ws = me.workspace
     table = Table("rule", "kept (days)", "older than", "would delete" if dry_run else "deleted")
     for line in report.lines:
         table.add_row(line.rule.label, str(line.rule.days), line.cutoff.date().isoformat(), str(line.count))

@@ -7,50 +7,32 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from api.container import Container
-from audit.events import AuditAction, AuditEvent, Decision
+from api.cli.common import PurposeOpt, Workspace, console, operator_session, progress, read_context
 
 analytics_app = typer.Typer(help="Lifecycle and prediction models, attribution, reporting.", no_args_is_help=True)
 segments_app = typer.Typer(help="Saved segments: evaluate membership.", no_args_is_help=True)
-console = Console(stderr=True)
-Workspace = Annotated[str | None, typer.Option("--workspace", "--tenant", "-w",
-                                               help="Workspace (tenant); default VEIL_DEFAULT_WORKSPACE")]
 
 
-def _container() -> Container:
-    from api.cli import _container as cli_container
-
-    return cli_container()
-
-
-def _audit(c: Container, workspace: str, action: AuditAction, resource: str, reason: str,
-           **extra: str | int | None) -> None:
-    c.audit.record(AuditEvent.create(workspace=workspace, actor="system:cli", actor_kind="system", role="system",
-                                      action=action, resource=resource, decision=Decision.ALLOW, reason=reason,
-                                      extra=extra))
+def register(app: typer.Typer) -> None:
+    """Attach the `analytics` and `segments` groups to the root app."""
+    app.add_typer(analytics_app, name="analytics")
+    app.add_typer(segments_app, name="segments")
 
 
 @analytics_app.command("refresh")
 def refresh(workspace: Workspace = None) -> None:
     """Recompute RFM, NASLD, BG/NBD and Gamma-Gamma scores of every active buyer; store them."""
-    from api.cli import _progress
-
-    c = _container()
-    ws = workspace or c.app.default_workspace
-    try:
-        with _progress() as bar:
+    with operator_session(workspace) as (c, me):
+        ws = me.workspace
+        with progress() as bar:
             task = bar.add_task(f"scoring {ws}", total=None)
 
             def step(_what: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = c.analytics.refresh(workspace=ws, progress=step)
-        _audit(c, ws, AuditAction.WRITE, "analytics.scores", "refreshed", customers=report.customers)
-    finally:
-        c.close()
+            report = c.reports.refresh_scores(me, progress=step)
     table = Table(title=f"{ws}: {report.customers} customers, {report.orders} orders, "
                         f"cycle {report.cycle_days:.1f} days")
     table.add_column("NASLD stage")
@@ -69,23 +51,18 @@ def refresh(workspace: Workspace = None) -> None:
 
 @analytics_app.command("transitions")
 def transitions(month: Annotated[str | None, typer.Option(help="YYYY-MM; default this month")] = None,
-                workspace: Workspace = None) -> None:
-    """The NASLD transition matrix from the previous month to `month`."""
-    c = _container()
-    ws = workspace or c.app.default_workspace
-    try:
-        m = c.analytics.transition_matrix(workspace=ws, month=month)
-        _audit(c, ws, AuditAction.READ, "aggregates", "transitions")
-    finally:
-        c.close()
-    table = Table(title=f"{ws}: {m.from_month} (rows) -> {m.to_month} (columns)")
+                purpose: PurposeOpt = "analytics", workspace: Workspace = None) -> None:
+    """The NASLD transition matrix from the previous month to `month` (cells under k hidden for roles
+    that may not see individuals)."""
+    with operator_session(workspace) as (c, me):
+        ctx = read_context(c, me, purpose)
+        from_month, to_month, stages, cells = c.reports.transitions(ctx, month=month)
+    table = Table(title=f"{me.workspace}: {from_month} (rows) -> {to_month} (columns)")
     table.add_column("")
-    for s in m.stages:
+    for s in stages:
         table.add_column(s, justify="right")
-    table.add_column("left", justify="right")
-    for s, row, out in zip(m.stages, m.counts, m.exited, strict=True):
-        table.add_row(s, *map(str, row), str(out))
-    table.add_row("(new)", *map(str, m.entered), "")
+    for label, row in zip([*stages, "(new)"], cells, strict=False):
+        table.add_row(label, *("<k" if n is None else str(n) for n in row))
     console.print(table)
 
 
@@ -94,16 +71,12 @@ def evaluate(segment: Annotated[str | None, typer.Option("--segment", "-s", help
              realtime_only: Annotated[bool, typer.Option(help="Only segments marked realtime")] = False,
              workspace: Workspace = None) -> None:
     """Recompute saved segment membership (opens and closes IN_SEGMENT history)."""
-    c = _container()
-    ws = workspace or c.app.default_workspace
-    try:
+    with operator_session(workspace) as (c, me):
+        ctx = read_context(c, me, "analytics")
         if segment:
-            results = [c.segments.evaluate(workspace=ws, segment_id=segment)]
+            results = [c.segment_cases.evaluate(ctx, segment)]
         else:
-            results = c.segments.evaluate_all(workspace=ws, realtime_only=realtime_only)
-        _audit(c, ws, AuditAction.WRITE, "segments", "evaluated", segments=len(results))
-    finally:
-        c.close()
+            results = c.segment_cases.evaluate_all(ctx, realtime_only=realtime_only)
     for r in results:
         print(json.dumps({"segment": r.segment_id, "entered": r.entered, "left": r.left, "size": r.size,
                           "at": r.at.isoformat()}))
@@ -122,21 +95,12 @@ def cost(channel: Annotated[str, typer.Option(help="Channel, e.g. google, facebo
          campaign: Annotated[str | None, typer.Option(help="Campaign name (utm_campaign)")] = None,
          currency: Annotated[str, typer.Option()] = "TWD", workspace: Workspace = None) -> None:
     """Enter a campaign cost (used for ROAS); audited."""
-    from analytics.attribution import AttributionService
-    from graph.attribution import AttributionRepository
-
-    c = _container()
-    ws = workspace or c.app.default_workspace
-    try:
-        svc = AttributionService(repo=AttributionRepository(c.driver, database=c.neo4j.database),
-                                 settings=c.analytics_settings)
+    with operator_session(workspace) as (c, me):
+        ctx = read_context(c, me, "analytics")
         try:
-            cost_id = svc.add_cost(workspace=ws, channel=channel, campaign=campaign, amount=amount,
-                                   currency=currency, starts=_when(starts), ends=_when(ends), actor="system:cli")
+            cost_id = c.reports.record_cost(ctx, channel=channel, campaign=campaign, amount=amount,
+                                            currency=currency, starts=_when(starts), ends=_when(ends))
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
-        _audit(c, ws, AuditAction.WRITE, "campaign_costs", "recorded", cost=cost_id)
-    finally:
-        c.close()
     print(cost_id)
