@@ -11,7 +11,7 @@ TEST_NEO4J_URI := bolt://127.0.0.1:$(TEST_PORT)
 WEB_SDK := deploy/web-sdk
 WEB_SDK_STAMP := $(WEB_SDK)/node_modules/.installed
 
-.PHONY: up down test venv web-sdk neo4j-fetch api-start api-stop lint bench status clean
+.PHONY: up down test test-kafka venv web-sdk neo4j-fetch api-start api-stop lint bench status clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -36,12 +36,14 @@ up: venv web-sdk
 	@$(BIN)/veil migrate
 	@$(MAKE) --no-print-directory api-start
 	@$(BIN)/veil demo load --credentials var/demo-credentials.json --api-url $(API_URL)
+	@deploy/activation-demo.sh start
 	@echo
 	@echo "Veil is up."
 	@echo "  Console:       $(API_URL)/   (sign in with a GraphQL key below, or a staff user: veil users create)"
 	@echo "  API:           $(API_URL)   (OpenAPI docs: $(API_URL)/docs)"
 	@echo "  Health:        $(API_URL)/healthz  $(API_URL)/readyz  $(API_URL)/metrics"
-	@echo "  Neo4j (Bolt):  bolt://127.0.0.1:7687  user neo4j, password $${VEIL_NEO4J_PASSWORD:-veil-dev-password}"
+	@echo "  Neo4j (Bolt):  bolt://127.0.0.1:7687  user neo4j, password in $${VEIL_NEO4J_PASSWORD_FILE:-var/secrets/neo4j-password} (or \$$VEIL_NEO4J_PASSWORD)"
+	@echo "  Secrets:       generated once under var/secrets/ (0600); see 'veil secrets status'"
 	@echo "  Demo write key (HTTP Basic user name): $$($(BIN)/python -c 'import json;print(json.load(open("var/demo-credentials.json"))["write_key"])')"
 	@echo "  GraphQL:       $(API_URL)/graphql  (Authorization: Bearer <key>, X-Veil-Purpose: support)"
 	@echo "  Demo GraphQL keys (admin, support_agent, analyst, compliance_officer, marketer): in var/demo-credentials.json"
@@ -62,6 +64,7 @@ api-stop:
 	@rm -f var/api.pid
 
 down: api-stop
+	@deploy/activation-demo.sh stop
 	@deploy/neo4j.sh stop dev
 
 status:
@@ -72,6 +75,14 @@ test: venv web-sdk
 	@VEIL_NEO4J_BOLT_PORT=$(TEST_PORT) deploy/neo4j.sh start test
 	@VEIL_ENV=test VEIL_NEO4J_URI=$(TEST_NEO4J_URI) $(BIN)/python -m pytest -q; rc=$$?; \
 	  deploy/neo4j.sh stop test; exit $$rc
+
+# The durable log's Kafka backend against a real local broker (deploy/kafka.sh, KRaft, ports 9092/9093).
+test-kafka: venv
+	@VEIL_NEO4J_BOLT_PORT=$(TEST_PORT) deploy/neo4j.sh start test
+	@deploy/kafka.sh start test
+	@VEIL_ENV=test VEIL_NEO4J_URI=$(TEST_NEO4J_URI) VEIL_KAFKA_BOOTSTRAP=127.0.0.1:$${VEIL_KAFKA_PORT:-9092} \
+	  $(BIN)/python -m pytest -q tests/collect/test_kafka_log.py; rc=$$?; \
+	  deploy/kafka.sh stop test; deploy/neo4j.sh stop test; exit $$rc
 
 lint: venv
 	$(BIN)/ruff check .

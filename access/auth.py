@@ -1,4 +1,10 @@
-"""Authentication: app API keys, staff users (argon2 + short-lived JWT), optional OIDC JWTs."""
+"""Authentication: app API keys, staff users (argon2 + short-lived JWT), optional OIDC JWTs.
+
+A staff token only names a user and a workspace. Every request checks that the user exists and
+is enabled, and takes the roles the policy store grants in that workspace now: a token cannot
+grant roles, and disabling a user or revoking a role stops its tokens at once (in this process;
+other processes see it within `user_cache_seconds` and the policy version check, 1 s each).
+"""
 
 from __future__ import annotations
 
@@ -19,10 +25,10 @@ from access.authz import Authorizer
 from access.principal import ROLES, Principal, PrincipalKind
 from collect.sources import hash_key
 from core.errors import VeilError
+from core.secrets import JWT_SECRET, SecretStore
 from graph.policies import PolicyRule
-from graph.principals import ApiKeyRecord, PrincipalRepository
+from graph.principals import ApiKeyRecord, PrincipalRepository, UserStatus
 
-DEV_JWT_SECRET = "veil-dev-jwt-secret-change-me-0123456789"
 API_KEY_PREFIX = "vak_"
 KEY_CACHE_SECONDS = 5.0
 
@@ -32,13 +38,23 @@ class AuthSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VEIL_AUTH_", extra="ignore")
 
-    jwt_secret: str = Field(DEV_JWT_SECRET, description="HS256 secret for staff tokens (refused in prod if default)")
+    jwt_secret: str = Field("", repr=False, description="HS256 secret of staff tokens; unset: jwt_secret_file, "
+                                                        "else var/secrets/jwt-secret (generated outside prod)")
+    jwt_secret_file: Path | None = Field(None, description="File holding the HS256 secret of staff tokens")
     token_ttl_minutes: int = Field(15, description="Lifetime of a staff token")
+    user_cache_seconds: float = Field(1.0, ge=0, le=5, description="How long a process trusts a looked-up token "
+                                                                   "user (a disable elsewhere applies within this)")
     oidc_jwks_file: Path | None = Field(None, description="JWKS file of an external OIDC provider (offline)")
     oidc_issuer: str | None = Field(None, description="Expected issuer of OIDC tokens")
     oidc_audience: str | None = Field(None, description="Expected audience of OIDC tokens")
     oidc_roles_claim: str = Field("veil_roles", description="Claim holding Veil role names")
     oidc_workspace_claim: str = Field("veil_workspace", description="Claim holding the workspace")
+
+    def with_secrets(self, store: SecretStore | None = None) -> AuthSettings:
+        """A copy whose jwt_secret holds the resolved secret (value, file, or the install's file)."""
+        resolved = (store or SecretStore.from_env()).resolve(JWT_SECRET, value=self.jwt_secret,
+                                                             file=self.jwt_secret_file)
+        return self.model_copy(update={"jwt_secret": resolved.value})
 
 
 class AuthError(VeilError):
@@ -58,9 +74,10 @@ class AuthService:
     def __init__(self, repo: PrincipalRepository, authz: Authorizer, settings: AuthSettings) -> None:
         self.repo = repo
         self.authz = authz
-        self.settings = settings
+        self.settings = settings if settings.jwt_secret else settings.with_secrets()
         self.hasher = PasswordHasher()
         self._key_cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
+        self._user_cache: dict[str, tuple[float, UserStatus | None]] = {}
 
     # --- API keys -------------------------------------------------------------------------
     def create_api_key(self, *, workspace: str, role: str, name: str, actor: str) -> tuple[ApiKeyRecord, str]:
@@ -116,12 +133,28 @@ class AuthService:
         return self.authz.remove_rule(PolicyRule("g", (f"user:{user_id}", f"role:{role}", workspace)), actor=actor)
 
     def roles_of(self, subject: str, workspace: str) -> tuple[str, ...]:
-        """Roles a subject holds in a workspace."""
-        roles = []
-        for rule in self.authz.repo.rules():
-            if rule.ptype == "g" and rule.values[0] == subject and rule.values[2] in (workspace, "*"):
-                roles.append(rule.values[1].removeprefix("role:"))
-        return tuple(sorted(set(roles)))
+        """Roles a subject holds in a workspace now (from the policy store)."""
+        return tuple(r for r in self.authz.roles_for(subject, workspace) if r in ROLES)
+
+    def set_user_disabled(self, *, username: str, disabled: bool) -> str:
+        """Disable (every token of the user stops working) or enable a user; returns its id."""
+        user_id = self.repo.set_user_disabled(username=username, disabled=disabled)
+        if user_id is None:
+            raise AuthError("unknown_user", f"no user named {username!r}")
+        self._user_cache.pop(user_id, None)
+        return user_id
+
+    def _user_status(self, user_id: str, *, fresh: bool = False) -> UserStatus | None:
+        """The token's user, looked up at most every `user_cache_seconds` per process."""
+        now = time.monotonic()
+        hit = self._user_cache.get(user_id)
+        if not fresh and hit is not None and now - hit[0] < self.settings.user_cache_seconds:
+            return hit[1]
+        status = self.repo.user_status(user_id)
+        if len(self._user_cache) > 10_000:
+            self._user_cache = {}
+        self._user_cache[user_id] = (now, status)
+        return status
 
     # --- CLI operators ---------------------------------------------------------------------
     def operator(self, *, name: str, workspace: str) -> Principal:
@@ -172,8 +205,11 @@ class AuthService:
         roles = self.roles_of(f"user:{user.id}", workspace)
         if not roles:
             raise AuthError("no_role", f"user has no role in workspace {workspace!r}")
+        status = self.repo.user_status(user.id)
         now = datetime.now(UTC)
-        claims = {"sub": f"user:{user.id}", "name": user.username, "ws": workspace, "roles": list(roles),
+        # No roles in the token: they are looked up on every request (see authenticate_token).
+        claims = {"sub": f"user:{user.id}", "name": user.username, "ws": workspace,
+                  "ep": status.token_epoch if status else 0,
                   "iat": now, "exp": now + timedelta(minutes=self.settings.token_ttl_minutes), "iss": "veil"}
         token = jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256")
         return token, Principal(id=f"user:{user.id}", kind=PrincipalKind.USER, workspace=workspace, roles=roles,
@@ -188,15 +224,32 @@ class AuthService:
         if header.get("alg") == "HS256":
             try:
                 claims = jwt.decode(token, self.settings.jwt_secret, algorithms=["HS256"], issuer="veil",
-                                    options={"require": ["exp", "sub", "iss"]})
+                                    options={"require": ["exp", "iat", "sub", "iss"]})
             except jwt.ExpiredSignatureError as exc:
                 raise AuthError("token_expired", "the token has expired; log in again") from exc
             except jwt.PyJWTError as exc:
                 raise AuthError("invalid_token", "invalid token") from exc
-            roles = tuple(r for r in claims.get("roles", []) if r in ROLES)
-            return Principal(id=claims["sub"], kind=PrincipalKind.USER, workspace=claims["ws"], roles=roles,
-                             name=claims.get("name", ""))
+            return self._staff_principal(claims)
         return self._oidc(token)
+
+    def _staff_principal(self, claims: dict[str, object]) -> Principal:
+        """The principal of a verified staff token: its user must exist and be enabled now, the
+        token must postdate the user's last disable, and the roles are the policy's, not the token's."""
+        sub, workspace, epoch = claims.get("sub"), claims.get("ws"), claims.get("ep", 0)
+        if (not isinstance(sub, str) or not sub.startswith("user:") or not isinstance(workspace, str)
+                or not isinstance(epoch, int)):
+            raise AuthError("invalid_token", "invalid token")
+        user = self._user_status(sub.removeprefix("user:"))
+        if user is None or user.disabled or epoch != user.token_epoch:
+            # The cache only ever lets a token through sooner than the store would refuse it;
+            # a refusal is checked against the store (an enable elsewhere applies at once).
+            user = self._user_status(sub.removeprefix("user:"), fresh=True)
+        if user is None or user.disabled or epoch != user.token_epoch:
+            raise AuthError("invalid_token", "the token's user is unknown or disabled; log in again")
+        roles = self.roles_of(sub, workspace)
+        if not roles:
+            raise AuthError("no_role", f"the user has no role in workspace {workspace!r}")
+        return Principal(id=sub, kind=PrincipalKind.USER, workspace=workspace, roles=roles, name=user.username)
 
     def _oidc(self, token: str) -> Principal:
         s = self.settings

@@ -77,6 +77,8 @@ class Authorizer:
         # Decisions depend only on (subjects, workspace, resource, action) and the policy version:
         # memoised until the version moves (casbin's Python matcher is too slow to run per field).
         self._decisions: dict[tuple[tuple[str, ...], str, str, str], bool] = {}
+        self._roles_of: casbin.Enforcer | None = None  # the enforcer `_roles` was computed from
+        self._roles: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def _load(self) -> casbin.Enforcer:
         now = time.monotonic()
@@ -145,6 +147,24 @@ class Authorizer:
         """Readable profile field groups, computed once per request."""
         return FieldPermissions(frozenset(
             g for g in FIELD_GROUPS if self.allowed(principal, f"profile.{g}", "read")))
+
+    def roles_for(self, subject: str, workspace: str) -> tuple[str, ...]:
+        """The roles the policy grants a subject in a workspace now (a change made in this process
+        is seen at once; one made by another process within the version check interval, 1 s)."""
+        enforcer = self._load()
+        if self._roles_of is not enforcer:  # memoised per loaded policy: one dict lookup per request
+            self._roles_of, self._roles = enforcer, {}
+        hit = self._roles.get((subject, workspace))
+        if hit is not None:
+            return hit
+        with self._enforce_lock:
+            links = enforcer.get_filtered_grouping_policy(0, subject)
+        roles = tuple(sorted({link[1].removeprefix("role:") for link in links
+                              if len(link) >= 3 and link[2] in (workspace, "*") and link[1].startswith("role:")}))
+        if len(self._roles) > 50_000:
+            self._roles = {}
+        self._roles[(subject, workspace)] = roles
+        return roles
 
     def add_rule(self, rule: PolicyRule, *, actor: str) -> bool:
         """Persist a rule and bump the version (every worker reloads)."""

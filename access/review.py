@@ -128,11 +128,11 @@ class Review:
 
     def export_audit(self, ctx: ReadContext, *, filters: AuditFilter, fmt: str, limit: int) -> AuditExport:
         """The filtered audit view as CSV or JSONL; the export is recorded before it is returned."""
+        self.pipeline.require(ctx, "audit", "read", subject=filters.subject)  # first: no hints to others
         if fmt not in EXPORT_FORMATS:
             raise ReviewError(f"format must be one of {', '.join(EXPORT_FORMATS)}", field="format")
         if not 1 <= limit <= MAX_EXPORT:
             raise ReviewError(f"limit must be between 1 and {MAX_EXPORT}", field="limit")
-        self.pipeline.require(ctx, "audit", "read", subject=filters.subject)
         try:
             rows: list[StoredAudit] = self.audit.repo.query(
                 ctx.principal.workspace, subject=filters.subject, actor=filters.actor, action=filters.action,
@@ -194,9 +194,10 @@ class Review:
             profiles_active=int(counts.get("active", 0)), profiles_merged=int(counts.get("merged", 0)),
             audit_head_seq=head.seq if head else None)
 
-    def segment_vocabulary(self, ctx: ReadContext, catalog: Any) -> dict[str, list[str]]:
+    def segment_vocabulary(self, ctx: ReadContext, catalog_of: Callable[[str], Any]) -> dict[str, list[str]]:
         """Names a segment form may offer (trait keys, events, categories, identifier types; no values)."""
         self.pipeline.require(ctx, "segments", "read")
+        catalog = catalog_of(ctx.principal.workspace)
         self.pipeline.audit_access(ctx, resource="segments", reason="vocabulary", returned=("segments.vocabulary",))
         return {"traits": sorted(catalog.traits), "events": sorted(catalog.events),
                 "categories": sorted(catalog.categories or ()), "identifier_types": sorted(catalog.identifier_types)}

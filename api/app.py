@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from analytics.scheduler import Scheduler, model_jobs
-from api import metrics
+from api import log_metrics, metrics
 from api.collection import beacon_router
 from api.collection import router as collection_router
 from api.container import Container, build_container
@@ -124,6 +124,9 @@ def create_app(container: Container | None = None) -> FastAPI:
 
             c.ingest.coalescer = Coalescer(c.ingest.write, max_events=c.collect.coalesce_max_events)
         scheduler = _start_scheduler(c)
+        if c.durable is not None and c.durable.settings.drain_in_api:  # one drainer per log file
+            c.durable.start()
+        log_metrics.attach(c.durable)
         log.info("startup", neo4j=app.state.container.neo4j.uri, env=app.state.container.app.env)
         yield
         if scheduler is not None:
@@ -167,6 +170,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(collection_router)
     app.include_router(beacon_router)
     app.include_router(web_sdk_router)
+    app.include_router(__import__("api.activation_http", fromlist=["x"]).router)
     schema = build_schema(introspection=settings.graphql_introspection, max_depth=settings.graphql_max_depth,
                           max_aliases=settings.graphql_max_aliases, max_tokens=settings.graphql_max_tokens,
                           max_cost=settings.graphql_max_cost)
@@ -197,6 +201,12 @@ def create_app(container: Container | None = None) -> FastAPI:
         ok = reachable and version == LATEST_VERSION
         body = {"status": "ready" if ok else "not_ready", "neo4j": "reachable" if reachable else "unreachable",
                 "schema_version": version, "schema_expected": LATEST_VERSION}
+        if c.durable is not None:
+            body["log"] = await run_in_threadpool(log_metrics.ready_block, c.durable)
+            if not reachable and body["log"]["pending_events"] < body["log"]["high_water_events"]:
+                # Collection still acknowledges into the log: stay in the load balancer's rotation.
+                body["status"] = "degraded"
+                return JSONResponse(body, status_code=200)
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["ops"])

@@ -26,6 +26,7 @@ from api.deps import ContainerDep, authenticate_source, write_key_from_header
 from api.errors import ApiError, error_body
 from collect.normalize import parse_timestamp
 from collect.service import IngestResult
+from core.errors import VeilError
 from graph.driver import STORE_UNAVAILABLE
 from graph.sources import SourceRecord
 
@@ -142,8 +143,10 @@ async def _ingest(
                        headers={"Retry-After": str(settings.retry_after_seconds)})
     started = time.perf_counter()
     try:
+        # Durable-log hook (issue 12): `intake` appends to the log and answers after the fsync;
+        # with VEIL_LOG_BACKEND=direct it is the ingest service (answer after the graph commit).
         result = await run_in_threadpool(
-            container.ingest.ingest, events, workspace=source.workspace, source=source.id,
+            container.intake.ingest, events, workspace=source.workspace, source=source.id,
             received_at=datetime.now(UTC), sent_at=sent_at, forced_type=forced_type,
             sec_gpc=request.headers.get("sec-gpc"),
         )
@@ -151,6 +154,8 @@ async def _ingest(
         log.warning("ingest_unavailable", error=type(exc).__name__)
         raise ApiError(503, "store_unavailable", "the graph store is busy or unreachable; nothing was stored, retry",
                        headers={"Retry-After": str(settings.retry_after_seconds)}) from exc
+    except VeilError as exc:  # the log is full or unwritable (503 + Retry-After): nothing was stored
+        raise ApiError(exc.status, exc.code, exc.message, headers=exc.headers) from exc
     finally:
         _inflight.release()
     metrics.INGEST_SECONDS.observe(time.perf_counter() - started)

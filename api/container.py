@@ -5,24 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import neo4j
 
 from access.admin import AdminService
-from access.auth import DEV_JWT_SECRET, AuthService, AuthSettings
+from access.auth import AuthService, AuthSettings
 from access.authz import Authorizer
 from access.guard import Guard
 from access.kanon import KAnonymity
 from access.pipeline import Pipeline
 from access.principal import ROLES
+from activation.service import ActivationService
 from analytics.attribution import AttributionService
 from analytics.reports import Reports
 from analytics.service import AnalyticsService
 from analytics.settings import AnalyticsSettings
 from api.settings import AppSettings
+from audit.checkpoint import may_create_key
 from audit.group import GroupCommitAuditStore
 from audit.service import AuditService
+from audit.settings import AuditSettings
+from collect.intake import LogIntake
+from collect.log.settings import LogSettings
+from collect.log.wiring import DurableLog, KafkaDurableLog, build_durable_log
 from collect.rules import IdentityRules, load_rules
 from collect.service import IngestService
 from collect.settings import CollectSettings
@@ -32,6 +38,7 @@ from consent.model import Purpose
 from consent.policy import load_policy
 from consent.settings import ConsentSettings
 from core.errors import VeilError
+from core.secrets import SecretError, SecretStore
 from graph.analytics import AnalyticsRepository
 from graph.attribution import AttributionRepository
 from graph.audit import AuditRepository
@@ -47,7 +54,7 @@ from graph.profiles import ProfileRepository
 from graph.resolution import ResolutionRepository
 from graph.retention import RetentionRepository
 from graph.segments import SegmentRepository
-from graph.settings import DEV_PASSWORD, Neo4jSettings
+from graph.settings import Neo4jSettings
 from graph.sources import SourceRepository
 from graph.upgrade import UpgradeRepository
 from privacy.catalog import CatalogService
@@ -64,7 +71,7 @@ from privacy.keys import (
 from privacy.masking import load_masking_policy
 from privacy.reader import ProfileReader
 from privacy.retention import RetentionService, load_retention_policy
-from privacy.settings import DEV_HMAC_KEY, CryptoSettings, PrivacySettings
+from privacy.settings import CryptoSettings, PrivacySettings
 from privacy.vault import FieldVault
 from resolution.service import ResolutionService
 from resolution.settings import ResolutionSettings
@@ -138,38 +145,108 @@ class Container:
 
         return LeaseRepository(self.driver, database=self.neo4j.database)
 
+    # The durable log (None with VEIL_LOG_BACKEND=direct); the collection API ingests through `intake`.
+    durable: DurableLog | KafkaDurableLog | None = None
+
+    @property
+    def intake(self) -> IngestService | LogIntake:
+        """What the collection API calls: the log's intake, or the ingest service itself (direct)."""
+        return self.durable.intake if self.durable is not None else self.ingest
+    activation: ActivationService | None = None
+
     def close(self) -> None:
         """Finish queued realtime segment evaluations, then release the driver and the key store.
 
         Without the flush a short-lived process (a CLI import) closed the driver under the
         evaluator's background thread, which then failed and logged into a closed stream.
         """
+        if self.durable is not None:
+            self.durable.stop()
         if self.realtime is not None:
             self.realtime.flush(timeout=30.0)
+        if self.activation is not None:
+            self.activation.close()
         self.driver.close()
         close = getattr(self.vault.store, "close", None)
         if close is not None:
             close()
 
 
-def build_vault(crypto: CryptoSettings, privacy: PrivacySettings, *, env: str) -> FieldVault:
-    """The field vault: KEK provider, blind-index key and data-key store (dev keys refused in prod)."""
-    provider, dev_kek = kek_from_settings(crypto)
-    blind_key, dev_blind = blind_key_from_settings(crypto)
-    if env == "prod":
-        for name, is_dev in (("VEIL_CRYPTO_KEK", dev_kek), ("VEIL_CRYPTO_BLIND_INDEX_KEY", dev_blind)):
-            if is_dev:
-                raise ConfigError(f"{name} is the development default; set a real key in prod "
-                                  "(veil keys new-kek prints one)")
-    return FieldVault(provider=provider, store=SqliteKeyStore(crypto.keystore_file), blind_key=blind_key,
+def build_vault(crypto: CryptoSettings, privacy: PrivacySettings, *, env: str,
+                store: SecretStore | None = None) -> FieldVault:
+    """The field vault: KEK provider, blind-index key and data-key store.
+
+    Keys come from the settings or the install's files (generated on first start outside prod).
+    A key generated just now next to a data-key store that already holds keys is refused: the
+    stored keys were made under other key material, which must be provided instead.
+    """
+    store = store or SecretStore.from_env(env)
+    try:
+        provider, kek = kek_from_settings(crypto, store)
+        blind_key, blind = blind_key_from_settings(crypto, store)
+    except KeyMaterialError as exc:
+        raise ConfigError(str(exc)) from exc
+    keys = SqliteKeyStore(crypto.keystore_file)
+    fresh = [r for r in (kek, blind) if r.source == "generated"]
+    if fresh and keys.count() > 0:
+        held = keys.count()
+        keys.close()
+        for r in fresh:  # made a moment ago by this refusal's own start: do not leave it for the next one
+            if r.path is not None:
+                r.path.unlink(missing_ok=True)
+        raise ConfigError(f"the data-key store {crypto.keystore_file} holds {held} keys made with a KEK and "
+                          "blind-index key this install no longer has: set VEIL_CRYPTO_KEK(_FILE) and "
+                          "VEIL_CRYPTO_BLIND_INDEX_KEY(_FILE) to the keys they were made with")
+    return FieldVault(provider=provider, store=keys, blind_key=blind_key,
                       enabled=privacy.encryption, cache_size=crypto.key_cache_size,
                       cache_seconds=crypto.key_cache_seconds)
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    """The settings that carry secrets, with every secret resolved."""
+
+    neo: Neo4jSettings
+    auth: AuthSettings
+    privacy: PrivacySettings
+    audit: AuditSettings
+
+
+def load_secrets(*, env: str, neo: Neo4jSettings | None = None, auth: AuthSettings | None = None,
+                 privacy: PrivacySettings | None = None, crypto: CryptoSettings | None = None,
+                 audit: AuditSettings | None = None, store: SecretStore | None = None) -> SecretSettings:
+    """Resolve every secret of the product; ConfigError naming all that are missing (prod) or bad."""
+    store = store or SecretStore.from_env(env)
+    neo, auth, privacy = neo or Neo4jSettings(), auth or AuthSettings(), privacy or PrivacySettings()
+    crypto, audit = crypto or CryptoSettings(), audit or AuditSettings()
+    problems: list[str] = []
+
+    def attempt(fn: Callable[[], object]) -> object:
+        try:
+            return fn()
+        except (SecretError, KeyMaterialError) as exc:
+            problems.append(getattr(exc, "message", str(exc)))
+            return None
+
+    resolved = (attempt(lambda: neo.with_secrets(store)), attempt(lambda: auth.with_secrets(store)),
+                attempt(lambda: privacy.with_secrets(store)))
+    attempt(lambda: kek_from_settings(crypto, store))
+    attempt(lambda: blind_key_from_settings(crypto, store))
+    key = audit.checkpoint_key_file
+    if key is not None and not key.exists() and not may_create_key(audit, env):
+        problems.append(f"the audit checkpoint key {key} is missing and VEIL_ENV={env} does not create it: "
+                        "restore it, point VEIL_AUDIT_CHECKPOINT_KEY_FILE at it, or run `veil secrets init` once")
+    if problems:
+        raise ConfigError("secrets are missing or unusable:\n  - " + "\n  - ".join(problems))
+    new_neo, new_auth, new_privacy = resolved
+    return SecretSettings(neo=cast(Neo4jSettings, new_neo), auth=cast(AuthSettings, new_auth),
+                          privacy=cast(PrivacySettings, new_privacy), audit=audit)
 
 
 def build_container(
     *, app: AppSettings | None = None, neo: Neo4jSettings | None = None, collect: CollectSettings | None = None,
     privacy: PrivacySettings | None = None,
-    analytics: AnalyticsSettings | None = None,
+    analytics: AnalyticsSettings | None = None, log: LogSettings | None = None,
 ) -> Container:
     """Read settings from the environment (unless given) and wire the services."""
     app = app or AppSettings()
@@ -177,21 +254,18 @@ def build_container(
     collect = collect or CollectSettings()
     privacy = privacy or PrivacySettings()
     analytics_settings = analytics or AnalyticsSettings()
-    auth_settings, consent_settings = AuthSettings(), ConsentSettings()
-    if app.env == "prod":
-        for name, value, default in (("VEIL_NEO4J_PASSWORD", neo.password, DEV_PASSWORD),
-                                     ("VEIL_AUTH_JWT_SECRET", auth_settings.jwt_secret, DEV_JWT_SECRET),
-                                     ("VEIL_PRIVACY_HMAC_KEY", privacy.hmac_key, DEV_HMAC_KEY)):
-            if value == default:
-                raise ConfigError(f"{name} is the development default; set a real secret in prod")
+    consent_settings = ConsentSettings()
+    store = SecretStore.from_env(app.env)
+    crypto = CryptoSettings()
+    secrets = load_secrets(env=app.env, neo=neo, privacy=privacy, crypto=crypto, store=store)
+    neo, auth_settings, privacy, audit_settings = secrets.neo, secrets.auth, secrets.privacy, secrets.audit
     rules = load_rules(collect.identity_rules_file, extra_blocked=collect.blocked_values)
     # Policies are data, validated here: a bad file stops start-up.
     masking = load_masking_policy(roles=set(ROLES), purposes={p.value for p in Purpose},
                                   path=privacy.masking_policy_file)
     consent_policy = load_policy(consent_settings.policy_file)
-    crypto = CryptoSettings()
     try:
-        vault = build_vault(crypto, privacy, env=app.env)
+        vault = build_vault(crypto, privacy, env=app.env, store=store)
     except KeyMaterialError as exc:
         raise ConfigError(str(exc)) from exc
     ingest_policy = load_ingest_policy(privacy.ingest_policy_file)
@@ -202,7 +276,7 @@ def build_container(
     consents = ConsentRepository(driver, database=db)
     authz = Authorizer(PolicyRepository(driver, database=db))
     auth = AuthService(PrincipalRepository(driver, database=db), authz, auth_settings)
-    audit = AuditService(GroupCommitAuditStore(AuditRepository(driver, database=db)))
+    audit = AuditService(GroupCommitAuditStore(AuditRepository(driver, database=db)), settings=audit_settings)
     hmac_key = privacy.hmac_key.encode("utf-8")
     catalog = CatalogService(repo=CatalogRepository(driver, database=db), sample_values=privacy.catalog_sample_values,
                              refresh_seconds=privacy.catalog_refresh_seconds)
@@ -234,6 +308,9 @@ def build_container(
     kanon = KAnonymity(guard=guard, k=analytics_settings.k_anonymity)
     key_admin = KeyAdmin(guard=guard, vault=vault, upgrade_repo=UpgradeRepository(driver, database=db))
     admin.seal_traits = key_admin.seal_traits
+    # Realtime segments consume what the log's writers committed (never a queue that drops).
+    durable = build_durable_log(log or LogSettings(), service=ingest, on_committed=partial(
+        _evaluate_realtime, segments) if analytics_settings.realtime_segments else None)
     return Container(
         app=app, neo4j=neo, collect=collect, rules=rules, driver=driver,
         sources=SourceService(SourceRepository(driver, database=db), default_origins=collect.cors_origins),
@@ -253,4 +330,11 @@ def build_container(
         analytics=analytics_service,
         resolution=ResolutionService(repo=ResolutionRepository(driver, database=db), reader=profiles,
                                      authz=authz, audit=audit, rules=rules, settings=ResolutionSettings()),
+        durable=durable,
+        activation=ActivationService(driver=driver, database=db, pipeline=pipeline, audit=audit,
+                                     jurisdiction=consent_settings.jurisdiction),
     )
+
+
+def _evaluate_realtime(segments: SegmentService, workspace: str, profile_ids: list[str]) -> None:
+    segments.evaluate_all(workspace=workspace, realtime_only=True, profile_ids=profile_ids)

@@ -11,7 +11,9 @@ class AppSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VEIL_", extra="ignore")
 
-    env: Literal["dev", "test", "prod"] = Field("dev", description="dev/test allow demo secrets; prod refuses them")
+    env: Literal["dev", "test", "prod"] = Field(
+        "dev", description="dev/test generate missing secrets under var/secrets on first start; prod never does "
+                           "and refuses to start without them")
     log_level: str = Field("INFO", description="Log level of the JSON logs")
     api_host: str = Field("127.0.0.1", description="Address the API binds to")
     api_port: int = Field(8000, description="Port the API listens on")

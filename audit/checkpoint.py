@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from audit.settings import AuditSettings
 from core.errors import VeilError
+from core.secrets import SecretStore, create_secret_file
 
 SIGNING_CONTEXT = b"veil.audit.checkpoint.v1\n"
 KEY_ID_CHARS = 16
@@ -143,23 +143,21 @@ def _load_private(path: Path) -> Ed25519PrivateKey:
 
 
 def _create_private(path: Path) -> Ed25519PrivateKey:
-    """Write a new key with mode 0600; if another process won the race, use its key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a new key with mode 0600 (directory 0700); if another process won the race, use its key."""
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp creates it 0600
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-            out.flush()
-            os.fsync(out.fileno())
-        os.link(tmp, path)  # atomic and never overwrites: a complete key file or none
-    except FileExistsError:
+    if not create_secret_file(path, pem):
         return _load_private(path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return key
+
+
+def may_create_key(settings: AuditSettings, env: str | None = None) -> bool:
+    """Whether a missing key may be created: the setting, else yes unless VEIL_ENV=prod (or
+    VEIL_SECRETS_GENERATE=false)."""
+    if settings.auto_create_key is not None:
+        return settings.auto_create_key
+    return SecretStore.from_env(env).generate
 
 
 def load_or_create_key(settings: AuditSettings) -> Ed25519PrivateKey | None:
@@ -169,8 +167,11 @@ def load_or_create_key(settings: AuditSettings) -> Ed25519PrivateKey | None:
         return None
     if path.exists():
         return _load_private(path)
-    if not settings.auto_create_key:
-        raise CheckpointKeyError(f"checkpoint key {path} is missing (VEIL_AUDIT_AUTO_CREATE_KEY is off)")
+    if not may_create_key(settings):
+        raise CheckpointKeyError(
+            f"checkpoint key {path} is missing and may not be created here (VEIL_ENV=prod or "
+            "VEIL_AUDIT_AUTO_CREATE_KEY=false): restore the key, point VEIL_AUDIT_CHECKPOINT_KEY_FILE at it, "
+            "or run `veil secrets init` once on a new install")
     return _create_private(path)
 
 

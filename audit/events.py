@@ -43,6 +43,7 @@ class AuditAction(str, Enum):
     EXPORT = "export"
     INGEST = "ingest"
     DSR = "dsr"
+    SEND = "send"  # a message to a person (sent or skipped), decided at the moment of sending
 
 
 class Decision(str, Enum):

@@ -1,9 +1,21 @@
 """Audit trail settings (environment prefix VEIL_AUDIT_)."""
 
+from __future__ import annotations
+
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.secrets import AUDIT_KEY_NAME, SecretsSettings
+
+
+def default_key_file() -> Path:
+    """The install's key file: <VEIL_SECRETS_DIR>/audit-checkpoint.key (default var/secrets/)."""
+    return SecretsSettings().dir / AUDIT_KEY_NAME
+
+# Where installs before var/secrets/ kept the key: still used when it exists and the new one does not.
+LEGACY_KEY_FILE = Path("var/audit-checkpoint.key")
 
 
 class AuditSettings(BaseSettings):
@@ -13,14 +25,16 @@ class AuditSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VEIL_AUDIT_", extra="ignore", env_parse_none_str="")
 
     checkpoint_key_file: Path | None = Field(
-        Path("var/audit-checkpoint.key"),
-        description="Ed25519 private key (PEM, mode 0600) that signs checkpoints; kept outside Neo4j. "
-                    "Unset (empty) disables checkpoints",
+        default_factory=default_key_file,
+        description="Ed25519 private key (PEM, mode 0600) that signs checkpoints; kept outside Neo4j "
+                    "(an existing var/audit-checkpoint.key of an older install is used instead while the "
+                    "default file is absent). Unset (empty) disables checkpoints",
     )
-    auto_create_key: bool = Field(
-        True,
-        description="Create the key file (0600) on first use if it is missing; set false in prod so "
-                    "a lost or unmounted key is an error instead of a silent new key",
+    auto_create_key: bool | None = Field(
+        None,
+        description="Create the key file (0600) on first use if it is missing. Unset: yes, except with "
+                    "VEIL_ENV=prod, where a lost or unmounted key is an error instead of a silent new key "
+                    "(create it once with `veil secrets init`)",
     )
     checkpoint_every: int = Field(
         1000, ge=0, description="Sign a checkpoint when a record's seq is a multiple of this; 0 = only on demand",
@@ -35,3 +49,11 @@ class AuditSettings(BaseSettings):
         description="PEM public keys of earlier checkpoint keys (JSON list), so that checkpoints "
                     "signed before a key rotation still verify",
     )
+
+    @model_validator(mode="after")
+    def _legacy_key_location(self) -> AuditSettings:
+        """Keep an older install's key (and so its checkpoints' key id) when it is the one on disk."""
+        default = default_key_file()
+        if self.checkpoint_key_file == default and not default.exists() and LEGACY_KEY_FILE.exists():
+            self.checkpoint_key_file = LEGACY_KEY_FILE
+        return self

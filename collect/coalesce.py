@@ -4,7 +4,7 @@ Under load, many small requests (SDK batches of 20-100 events) arrive at once. W
 in its own transaction costs a commit (fsync) and a handful of round trips per request, and
 concurrent transactions about the same people deadlock and retry. With coalescing, the
 requests waiting at one moment (same workspace and source, up to `max_events`) are written in
-a single transaction by one writer thread (graph/group_commit.py); each request still gets
+a single transaction by one writer thread (core/group_commit.py); each request still gets
 its own per-event result and is answered only after its events are committed.
 """
 

@@ -210,7 +210,7 @@ class IngestService:
         accepted, result, signals = self.validate(
             raw_events, received_at=received_at, sent_at=sent_at, forced_type=forced_type, sec_gpc=sec_gpc)
         if accepted and self.suppressed is not None:
-            accepted = self._drop_suppressed(accepted, result, workspace=workspace)
+            accepted = self.drop_suppressed(accepted, result, workspace=workspace)
         if accepted and self.scanner is not None:
             accepted = self.scan(accepted, result, workspace=workspace)
         if not accepted:
@@ -218,7 +218,7 @@ class IngestService:
         self.store(accepted, result, workspace=workspace, source=source)
         accepted = [(i, ev) for i, ev in accepted if i in result.profiles]  # minus any the store refused
         if signals and self.consents is not None:
-            self._record_consents(accepted, signals, result, workspace=workspace)
+            self.record_consents(accepted, signals, result, workspace=workspace)
         if self.on_written and result.profiles:
             touched = sorted(set(result.profiles.values()))
             for hook in self.on_written:
@@ -234,7 +234,7 @@ class IngestService:
             pairs += [("user_id", ev.previous_id), ("anonymous_id", ev.previous_id)]
         return [self.vault.identifier_key(workspace, kind, value) for kind, value in pairs]
 
-    def _drop_suppressed(self, accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, *,
+    def drop_suppressed(self, accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, *,
                          workspace: str) -> list[tuple[int, NormalizedEvent]]:
         """Refuse events carrying an identifier of an erased person (one lookup per batch)."""
         assert self.suppressed is not None
@@ -274,7 +274,7 @@ class IngestService:
         result.rejected.sort(key=lambda r: r.index)
         return kept
 
-    def _record_consents(self, accepted: list[tuple[int, NormalizedEvent]],
+    def record_consents(self, accepted: list[tuple[int, NormalizedEvent]],
                          signals: dict[int, tuple[ConsentSignal, ...]], result: IngestResult, *,
                          workspace: str) -> None:
         """Consent signals become records of the profile the event landed on (ids are deterministic,

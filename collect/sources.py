@@ -59,7 +59,13 @@ class SourceService:
             hit = self._cache.get(h)
         if hit and now - hit[0] < _CACHE_TTL_S:
             return hit[1]
-        source = self.repo.get_by_key_hash(h)
+        try:
+            source = self.repo.get_by_key_hash(h)
+        except Exception:
+            # Graph store down: a key seen before keeps working, so acks from the durable log continue.
+            if hit is not None:
+                return hit[1]
+            raise
         if source is not None and source.disabled:
             source = None
         with self._lock:

@@ -6,7 +6,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 
-ROLES = ("admin", "data_engineer", "marketer", "analyst", "support_agent", "compliance_officer", "app")
+ROLES = ("admin", "data_engineer", "marketer", "analyst", "support_agent", "compliance_officer", "app",
+         "activation")  # activation: the journey worker (system principal), sends only
 
 
 class PrincipalKind(StrEnum):

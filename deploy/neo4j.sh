@@ -8,7 +8,8 @@
 #   deploy/neo4j.sh status [INSTANCE]
 #
 # Instances: dev (port 7687, used by `make up`) and test (port 7688, used by `make test`).
-# Environment: VEIL_NEO4J_PASSWORD (default dev password, refused by the app when VEIL_ENV=prod),
+# Environment: VEIL_NEO4J_PASSWORD or VEIL_NEO4J_PASSWORD_FILE (default: the install's own
+# var/secrets/neo4j-password, generated once with mode 0600; the app reads the same file),
 # VEIL_NEO4J_HEAP (default 2g), VEIL_NEO4J_PAGECACHE (default 2g), JAVA_HOME.
 set -euo pipefail
 
@@ -23,12 +24,23 @@ case "$INSTANCE" in
 esac
 HOME_DIR="$ROOT/var/neo4j/$INSTANCE"
 PIDFILE="$HOME_DIR/neo4j.pid"
-PASSWORD="${VEIL_NEO4J_PASSWORD:-veil-dev-password}"
 HEAP="${VEIL_NEO4J_HEAP:-2g}"
 PAGECACHE="${VEIL_NEO4J_PAGECACHE:-2g}"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 
 die() { echo "neo4j.sh: $*" >&2; exit 1; }
+
+# The neo4j user's password: provided, or this install's own generated file (never a constant).
+neo4j_password() {
+  if [ -n "${VEIL_NEO4J_PASSWORD:-}" ]; then printf '%s' "$VEIL_NEO4J_PASSWORD"; return 0; fi
+  local file="${VEIL_NEO4J_PASSWORD_FILE:-}"
+  if [ -z "$file" ]; then
+    file=$(cd "$ROOT" && "$PY" -m core.secrets ensure neo4j-password) || die "could not create the Neo4j password file"
+    case "$file" in /*) ;; *) file="$ROOT/$file" ;; esac
+  fi
+  [ -r "$file" ] || die "cannot read the Neo4j password file $file"
+  tr -d '[:space:]' < "$file"
+}
 
 java_bin() {
   local j="java"
@@ -86,6 +98,7 @@ start() {
   if "$PY" -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('127.0.0.1', $PORT)) == 0 else 1)"; then
     die "port $PORT is already in use by another process (another Neo4j?); stop it or set VEIL_NEO4J_BOLT_PORT"
   fi
+  local password; password=$(neo4j_password)
   write_conf
   local fresh=0
   [ -d "$HOME_DIR/data/databases/neo4j" ] || fresh=1
@@ -99,7 +112,7 @@ start() {
     > "$HOME_DIR/logs/console.log" 2>&1 < /dev/null &
   echo $! > "$PIDFILE"
   # Wait until Bolt answers; on a fresh store, replace the initial password.
-  VEIL_NEO4J_URI="bolt://127.0.0.1:$PORT" VEIL_NEO4J_PASSWORD="$PASSWORD" NEO4J_FRESH="$fresh" \
+  VEIL_NEO4J_URI="bolt://127.0.0.1:$PORT" VEIL_NEO4J_PASSWORD="$password" NEO4J_FRESH="$fresh" \
     NEO4J_PID="$(cat "$PIDFILE")" "$PY" "$ROOT/deploy/neo4j_ready.py" \
     || { echo "neo4j.sh: Neo4j did not become ready; last log lines:" >&2; tail -20 "$HOME_DIR/logs/neo4j.log" >&2 || true; stop; exit 1; }
   echo "neo4j.sh: ready (pid $(cat "$PIDFILE"))"

@@ -46,8 +46,10 @@ while time.monotonic() < DEADLINE:
                 )
             continue
         except AuthError:
-            sys.exit("Neo4j rejected both the configured and the initial password "
-                     "(was VEIL_NEO4J_PASSWORD changed after the store was created?)")
+            sys.exit("Neo4j rejected both the configured and the initial password: this store was created "
+                     "with another password. Provide it (VEIL_NEO4J_PASSWORD, or write it to "
+                     "var/secrets/neo4j-password with mode 0600), or remove the instance's store under "
+                     "var/neo4j/ to start empty")
     except (ServiceUnavailable, OSError):
         pass
     time.sleep(0.5)

@@ -29,6 +29,18 @@ MATCH (u:User {username: $username})
 RETURN u.id AS id, u.username AS username, u.password_hash AS hash, u.disabled AS disabled
 """
 SET_USER_HASH = "MATCH (u:User {id: $id}) SET u.password_hash = $hash"
+USER_BY_ID = """
+MATCH (u:User {id: $id})
+RETURN u.id AS id, u.username AS username, u.disabled AS disabled, coalesce(u.token_epoch, 0) AS epoch
+"""
+# Disabling also moves the token epoch: tokens issued before stay dead after a later enable.
+SET_USER_DISABLED = """
+MATCH (u:User {username: $username})
+SET u.disabled = $disabled,
+    u.token_epoch = coalesce(u.token_epoch, 0) + CASE WHEN $disabled THEN 1 ELSE 0 END,
+    u.disabled_changed_at = $now
+RETURN u.id AS id
+"""
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,16 @@ class UserRecord:
     username: str
     password_hash: str
     disabled: bool
+
+
+@dataclass(frozen=True)
+class UserStatus:
+    """What authenticating a staff token needs to know about its user now."""
+
+    id: str
+    username: str
+    disabled: bool
+    token_epoch: int
 
 
 class PrincipalRepository(Repository):
@@ -94,3 +116,16 @@ class PrincipalRepository(Repository):
     def set_password_hash(self, *, user_id: str, password_hash: str) -> None:
         """Replace a user's hash (argon2 rehash on login)."""
         self.driver.execute_query(SET_USER_HASH, id=user_id, hash=password_hash, database_=self.database)
+
+    def user_status(self, user_id: str) -> UserStatus | None:
+        """The user with this id (no password hash), or None."""
+        rows = self._read(USER_BY_ID, id=user_id)
+        if not rows:
+            return None
+        r = rows[0]
+        return UserStatus(r["id"], r["username"], bool(r["disabled"]), int(r["epoch"]))
+
+    def set_user_disabled(self, *, username: str, disabled: bool) -> str | None:
+        """Disable or enable a user by name; returns its id, or None when there is no such user."""
+        records = self._write(SET_USER_DISABLED, username=username, disabled=disabled, now=datetime.now(UTC))
+        return str(records[0]["id"]) if records else None

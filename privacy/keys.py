@@ -25,7 +25,8 @@ from typing import Protocol
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.errors import VeilError
-from privacy.settings import DEV_BLIND_INDEX_KEY, DEV_KEK, CryptoSettings
+from core.secrets import BLIND_INDEX_KEY, KEK, Resolved, SecretError, SecretSpec, SecretStore
+from privacy.settings import CryptoSettings
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -81,28 +82,39 @@ def _decode_key(text: str, what: str) -> bytes:
     return raw
 
 
-def read_key(value: str | None, path: Path | None, *, default: str, what: str) -> tuple[bytes, bool]:
-    """Key bytes from a file (wins), a value, or the development default; and whether it is the default."""
+def read_key(value: str | None, path: Path | None, *, default: str = "", what: str) -> tuple[bytes, bool]:
+    """Key bytes from a file (wins) or a value (`default` when neither); the flag is always False
+    (kept for callers: no key has a built-in default any more)."""
     if path is not None:
         try:
             return _decode_key(path.read_text(encoding="utf-8"), f"{what} file {path}"), False
         except OSError as exc:
             raise KeyMaterialError(f"cannot read {what} file {path}: {exc}") from exc
-    if value:
-        return _decode_key(value, what), value.strip() == default
-    return _decode_key(default, what), True
+    text = value or default
+    if not text:
+        raise KeyMaterialError(f"no {what} given")
+    return _decode_key(text, what), False
 
 
-def kek_from_settings(settings: CryptoSettings) -> tuple[LocalKeyProvider, bool]:
-    """The configured KEK provider and whether it is the development key."""
-    kek, is_dev = read_key(settings.kek, settings.kek_file, default=DEV_KEK, what="VEIL_CRYPTO_KEK")
-    return LocalKeyProvider(kek), is_dev
+def _resolve(spec: SecretSpec, value: str | None, path: Path | None, store: SecretStore | None) -> tuple[bytes, Resolved]:
+    # The file setting wins over the value (as before), then the install's own file under var/secrets/.
+    try:
+        resolved = (store or SecretStore.from_env()).resolve(spec, value=None if path else value, file=path)
+    except SecretError as exc:
+        raise KeyMaterialError(exc.message) from exc
+    where = f"{spec.setting} file {resolved.path}" if resolved.path else spec.setting
+    return _decode_key(resolved.value, where), resolved
 
 
-def blind_key_from_settings(settings: CryptoSettings) -> tuple[bytes, bool]:
-    """The blind-index HMAC key and whether it is the development key."""
-    return read_key(settings.blind_index_key, settings.blind_index_key_file, default=DEV_BLIND_INDEX_KEY,
-                    what="VEIL_CRYPTO_BLIND_INDEX_KEY")
+def kek_from_settings(settings: CryptoSettings, store: SecretStore | None = None) -> tuple[LocalKeyProvider, Resolved]:
+    """The configured KEK provider and where its key came from (value, file, install file, generated now)."""
+    kek, resolved = _resolve(KEK, settings.kek, settings.kek_file, store)
+    return LocalKeyProvider(kek), resolved
+
+
+def blind_key_from_settings(settings: CryptoSettings, store: SecretStore | None = None) -> tuple[bytes, Resolved]:
+    """The blind-index HMAC key and where it came from."""
+    return _resolve(BLIND_INDEX_KEY, settings.blind_index_key, settings.blind_index_key_file, store)
 
 
 def new_key_text() -> str:

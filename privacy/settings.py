@@ -1,14 +1,17 @@
-"""Privacy settings (environment prefixes VEIL_PRIVACY_ and VEIL_CRYPTO_)."""
+"""Privacy settings (environment prefixes VEIL_PRIVACY_ and VEIL_CRYPTO_).
+
+No key has a default value: unset keys come from the install's own files under var/secrets/
+(generated on first start outside prod; see core/secrets.py).
+"""
+
+from __future__ import annotations
 
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_HMAC_KEY = "veil-dev-hmac-key-change-me-0123456789abcdef"
-# Development-only key material (base64 of 32 bytes); refused when VEIL_ENV=prod.
-DEV_KEK = "dmVpbC1kZXYta2VrLWNoYW5nZS1tZS0wMTIzNDU2Nzg="
-DEV_BLIND_INDEX_KEY = "dmVpbC1kZXYtYmxpbmQtaW5kZXgta2V5LWNoYW5nZSE="
+from core.secrets import HMAC_KEY, SecretStore
 
 
 class PrivacySettings(BaseSettings):
@@ -16,7 +19,9 @@ class PrivacySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VEIL_PRIVACY_", extra="ignore")
 
-    hmac_key: str = Field(DEV_HMAC_KEY, description="Key of the hmac masking strategy and pseudonyms (refused in prod if default)")
+    hmac_key: str = Field("", repr=False, description="Key of the hmac masking strategy, ingestion tokens and "
+                                                       "pseudonyms; unset: hmac_key_file, else var/secrets/hmac-key")
+    hmac_key_file: Path | None = Field(None, description="File (mode 0600) holding the hmac key")
     masking_policy_file: Path | None = Field(None, description="Masking policy JSON; the shipped one when unset")
     ingest_scan: bool = Field(
         True, description="Classify trait/property keys into the trait catalog and scan free text at ingestion")
@@ -35,6 +40,10 @@ class PrivacySettings(BaseSettings):
     suppression: bool = Field(True, description="Reject events that carry an identifier of an erased person "
                                                 "(code suppressed_identity)")
 
+    def with_secrets(self, store: SecretStore | None = None) -> PrivacySettings:
+        """A copy whose hmac_key holds the resolved key (value, file, or the install's file)."""
+        resolved = (store or SecretStore.from_env()).resolve(HMAC_KEY, value=self.hmac_key, file=self.hmac_key_file)
+        return self.model_copy(update={"hmac_key": resolved.value})
 
 
 class CryptoSettings(BaseSettings):
@@ -42,11 +51,12 @@ class CryptoSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VEIL_CRYPTO_", extra="ignore")
 
-    kek: str | None = Field(None, description="Key-encryption key, base64 of 32 bytes (the development key when "
-                                              "neither this nor kek_file is set; refused in prod)")
+    kek: str | None = Field(None, repr=False, description="Key-encryption key, base64 of 32 bytes; when neither "
+                                                          "this nor kek_file is set: var/secrets/kek")
     kek_file: Path | None = Field(None, description="File holding the base64 key-encryption key (wins over kek)")
-    blind_index_key: str | None = Field(None, description="HMAC key of the blind indexes, base64 of 32 bytes; "
-                                                          "independent of the KEK so a KEK rotation keeps lookups")
+    blind_index_key: str | None = Field(None, repr=False, description="HMAC key of the blind indexes, base64 of 32 bytes; "
+                                                          "independent of the KEK so a KEK rotation keeps lookups; "
+                                                          "unset: blind_index_key_file, else var/secrets/blind-index-key")
     blind_index_key_file: Path | None = Field(None, description="File holding the base64 blind-index key")
     keystore_file: Path = Field(Path("var/keystore.db"), description="SQLite file of the wrapped data keys; kept "
                                                                      "outside Neo4j so a graph backup holds no keys")

@@ -8,12 +8,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.container import Container, build_container
 from api.settings import AppSettings
+from collect.log.settings import LogSettings
 from collect.settings import CollectSettings
 from graph.driver import ping
 from graph.migrations import apply_migrations
@@ -30,9 +32,14 @@ def neo4j_settings() -> Neo4jSettings:
 
 
 @pytest.fixture(scope="session")
-def container(neo4j_settings: Neo4jSettings) -> Iterator[Container]:
-    """Wiring against the real Neo4j, schema migrated. Fails (never skips) when Neo4j is down."""
-    c = build_container(app=AppSettings(env="test"), neo=neo4j_settings, collect=CollectSettings())
+def container(neo4j_settings: Neo4jSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    """Wiring against the real Neo4j, schema migrated. Fails (never skips) when Neo4j is down.
+
+    The collection API acknowledges from the durable log (the default); the log lives in a
+    temporary directory so parallel runs in other checkouts do not share it.
+    """
+    log = LogSettings(path=tmp_path_factory.mktemp("log") / "events.db")
+    c = build_container(app=AppSettings(env="test"), neo=neo4j_settings, collect=CollectSettings(), log=log)
     if not ping(c.driver, database=neo4j_settings.database):
         c.close()
         pytest.fail(f"Neo4j is not reachable at {neo4j_settings.uri}; run the tests with `make test`")
@@ -62,12 +69,32 @@ def basic(key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
 
 
+def drained(container: Container, timeout: float = 60.0) -> None:
+    """Drain barrier: wait until every acknowledged event is in the graph (and realtime-evaluated)."""
+    if container.durable is not None:
+        assert container.durable.barrier(timeout), "the durable log did not drain in time"
+
+
+class DrainingClient(TestClient):
+    """A TestClient that, after each collection request, waits for the log to drain into the graph,
+    so tests can read the graph right after the ack."""
+
+    container: Container
+
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        response = super().request(method, url, *args, **kwargs)
+        if method.upper() == "POST" and str(url).startswith("/v1/"):
+            drained(self.container)
+        return response
+
+
 @pytest.fixture(scope="session")
 def client(container: Container) -> Iterator[TestClient]:
-    """In-process HTTP client for the API."""
+    """In-process HTTP client for the API (waits for the drain after collection requests)."""
     from api.app import create_app
 
-    with TestClient(create_app(container)) as c:
+    with DrainingClient(create_app(container)) as c:
+        c.container = container
         yield c
 
 

@@ -9,16 +9,20 @@ from __future__ import annotations
 import typer
 
 from api.cli import (
+    activation,
     analytics,
     audit,
     data,
     dsr,
     identity,
+    log,
     people,
     privacy,
     profiles,
     retention,
+    secrets,
     server,
+    users,
 )
 
 app = typer.Typer(help="Veil: privacy-first, on-premise Customer Data Platform.", no_args_is_help=True)
@@ -26,12 +30,16 @@ server.register(app)
 data.register(app)
 profiles.register(app)
 people.register(app)
+users.register(people.users_app)
 privacy.register(app, profiles.profiles_app, people.keys_app)
 audit.register(app)
 dsr.register(app)
 retention.register(app)
 analytics.register(app)
 identity.register(app)
+log.register(app)
+activation.register(app)
+secrets.register(app)
 
 if __name__ == "__main__":
     app()

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from api.cli.common import console, open_container, operator_name
+from api.container import ConfigError, load_secrets
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +26,11 @@ def serve(host: Annotated[str | None, typer.Option()] = None, port: Annotated[in
     from api.settings import AppSettings
 
     s = AppSettings()
+    try:  # refuse before forking workers: in prod every secret must be provided or generated before
+        load_secrets(env=s.env)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     uvicorn.run("api.app:create_app", factory=True, host=host or s.api_host, port=port or s.api_port,
                 workers=workers or s.api_workers, log_config=None, access_log=False)
 

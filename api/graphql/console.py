@@ -21,7 +21,7 @@ from graph.migrations import LATEST_VERSION
 
 def _review(info: Info) -> Review:
     c = info.context["veil"].c
-    return Review(pipeline=c.pipeline, audit=c.audit, profile_counts=lambda ws: c.profiles.counts(workspace=ws))
+    return Review(pipeline=c.pipeline, audit=c.audit, profile_counts=lambda ws: c.pipeline.counts(workspace=ws))
 
 
 async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -130,9 +130,8 @@ class ConsoleQueries:
     @strawberry.field(description="Trait keys, events, product categories and identifier types for segment forms")
     async def segment_vocabulary(self, info: Info, purpose: PurposeEnum | None = None) -> SegmentVocabulary:
         ctx = ctx_of(info, purpose)
-        c = info.context["veil"].c
-        catalog = await run(c.segments.catalog, workspace=ctx.principal.workspace)
-        v = await _call(_review(info).segment_vocabulary, ctx, catalog)
+        segments = info.context["veil"].c.segment_cases.segments
+        v = await _call(_review(info).segment_vocabulary, ctx, lambda ws: segments.catalog(workspace=ws))
         return SegmentVocabulary(**v)
 
     @strawberry.field(description="The package of a finished access request (compliance officers); audited")

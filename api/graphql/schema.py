@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from access.pipeline import ReadContext
+from api.graphql.activation import ActivationMutations, ActivationQueries
 from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutations, SegmentQueries
 from api.graphql.console import ConsoleQueries
 from api.graphql.errors import ClientError
@@ -93,7 +94,7 @@ class ProfileFilterInput:
 
 
 @strawberry.type
-class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries, IdentityQueries):
+class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries, ActivationQueries, IdentityQueries):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
@@ -180,7 +181,7 @@ class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries, Identit
 
 
 @strawberry.type
-class Mutation(PrivacyMutation, SegmentMutations, ReportMutations, IdentityMutations):
+class Mutation(PrivacyMutation, SegmentMutations, ReportMutations, ActivationMutations, IdentityMutations):
     @strawberry.mutation(description="Log in as a staff user; returns a short-lived token")
     async def login(self, info: Info, username: str, password: str, workspace: str) -> LoginResult:
         veil = info.context["veil"]

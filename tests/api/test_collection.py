@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import basic, cypher
+from tests.conftest import basic, cypher, drained
 
 
 def _profile_of(container, workspace: str, key: str):
@@ -35,6 +35,7 @@ def test_segment_python_sdk_events_land_in_graph(container, live_server, workspa
                   "products": [{"product_id": "milk-1", "category": "dairy", "price": 160, "quantity": 2}]})
     client.page(anonymous_id="sdk-anon-1", name="Home", properties={"url": "https://shop.example/"})
     client.flush()
+    drained(container)  # the API acks from the durable log; profiles appear after the drain
     pid = _profile_of(container, workspace, "user_id|sdk-user-1")
     assert pid is not None
     assert _profile_of(container, workspace, "email|sdk.user@example.com") == pid

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.container import build_container
 from api.settings import AppSettings
+from collect.log.settings import LogSettings
 from collect.settings import CollectSettings
 from privacy.settings import PrivacySettings
 from tests.api.test_graphql import codes, gql, key
@@ -62,8 +63,10 @@ def strict_client(neo4j_settings, tmp_path):
                    "birth_date": "encrypt", "free_text": "encrypt", "non_pii": "allow"},
         "free_text_findings": {"contact": "redact", "government_id": "reject", "financial": "tokenize",
                                "birth_date": "redact"}}))
+    # Direct mode (ack after the graph commit) answers policy refusals in the response; in log mode
+    # they become dead letters (tests/collect/test_log_writer.py).
     c = build_container(app=AppSettings(env="test"), neo=neo4j_settings, collect=CollectSettings(),
-                        privacy=PrivacySettings(ingest_policy_file=policy))
+                        privacy=PrivacySettings(ingest_policy_file=policy), log=LogSettings(backend="direct"))
     with TestClient(create_app(c)) as tc:
         yield tc, c
     c.close()

@@ -232,25 +232,52 @@ def test_key_cache_is_bounded(tmp_path):
     assert v.open(sealed) == "x"
 
 
-def test_prod_refuses_the_development_keys(tmp_path):
+def test_prod_refuses_missing_keys_and_dev_generates_them(tmp_path):
     import base64
 
     from api.container import ConfigError, build_vault
+    from core.secrets import SecretStore
     from privacy.settings import CryptoSettings, PrivacySettings
 
     store = tmp_path / "k.db"
+    prod = SecretStore(tmp_path / "prod-secrets", generate=False, env="prod")
     with pytest.raises(ConfigError, match="VEIL_CRYPTO_KEK"):
-        build_vault(CryptoSettings(keystore_file=store), PrivacySettings(), env="prod")
+        build_vault(CryptoSettings(keystore_file=store), PrivacySettings(), env="prod", store=prod)
     real = base64.b64encode(os.urandom(32)).decode()
     with pytest.raises(ConfigError, match="VEIL_CRYPTO_BLIND_INDEX_KEY"):
-        build_vault(CryptoSettings(keystore_file=store, kek=real), PrivacySettings(), env="prod")
+        build_vault(CryptoSettings(keystore_file=store, kek=real), PrivacySettings(), env="prod", store=prod)
+    assert not (tmp_path / "prod-secrets").exists()  # prod generates nothing
     kek_file = tmp_path / "kek"
     kek_file.write_text(real)
     v = build_vault(CryptoSettings(keystore_file=store, kek_file=kek_file,
                                    blind_index_key=base64.b64encode(os.urandom(32)).decode()),
-                    PrivacySettings(), env="prod")
+                    PrivacySettings(), env="prod", store=prod)
     assert v.enabled and v.provider.kek_id.startswith("local:")
-    assert build_vault(CryptoSettings(keystore_file=store), PrivacySettings(), env="dev").enabled
+    dev = SecretStore(tmp_path / "dev-secrets", generate=True, env="dev")
+    assert build_vault(CryptoSettings(keystore_file=tmp_path / "k2.db"), PrivacySettings(), env="dev",
+                       store=dev).enabled
+    assert sorted(p.name for p in (tmp_path / "dev-secrets").iterdir()) == ["blind-index-key", "kek"]
+
+
+def test_a_new_kek_is_refused_next_to_a_store_with_keys(tmp_path):
+    """Keys wrapped by a KEK the install lost (e.g. the former built-in one) are not silently orphaned."""
+    import base64
+
+    from api.container import ConfigError, build_vault
+    from core.secrets import SecretStore
+    from privacy.settings import CryptoSettings, PrivacySettings
+
+    store = tmp_path / "k.db"
+    old = base64.b64encode(os.urandom(32)).decode()
+    blind = base64.b64encode(os.urandom(32)).decode()
+    v = build_vault(CryptoSettings(keystore_file=store, kek=old, blind_index_key=blind), PrivacySettings(),
+                    env="dev", store=SecretStore(tmp_path / "unused", generate=False))
+    v.prepare("w1", ["p1"], create=True)
+    v.store.close()
+    secrets = SecretStore(tmp_path / "s", generate=True)
+    with pytest.raises(ConfigError, match="holds 1 keys"):
+        build_vault(CryptoSettings(keystore_file=store), PrivacySettings(), env="dev", store=secrets)
+    assert not (tmp_path / "s" / "kek").exists()  # the refused fresh key is not left behind
 
 
 def test_encrypt_existing_converts_a_plaintext_workspace(container, workspace):

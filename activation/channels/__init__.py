@@ -1,0 +1,1 @@
+"""Channel senders: named strategies in an explicit registry (`email`, `sms`, `line`, `webhook`)."""

@@ -1,0 +1,1 @@
+"""The durable event log: the API acknowledges after an append; writers drain it into the graph."""
