@@ -220,11 +220,31 @@ class ResolutionService:
                     blocked += 1
                     queue.append(self._queue_row(ws, pair, reason=result.reason))
 
+        # A rejected (or undone) pair must not end up in one profile through a third one either:
+        # clusters planned in this run are checked against these cannot-link pairs.
+        cannot: dict[str, set[str]] = {}
+        for key in decided:
+            _, a, b = key.rsplit("|", 2)
+            cannot.setdefault(a, set()).add(b)
+            cannot.setdefault(b, set()).add(a)
+        plan = _Roots()
+        members: dict[str, set[str]] = {}
+
         for pair in sorted(pairs, key=lambda p: -p.probability):
             if pair_key(ws, pair.left, pair.right) in decided:
                 continue  # rejected (or merged and undone) pairs are never proposed again
             outcome = decide(pair, thresholds)
             if outcome is Outcome.MERGE:
+                ra, rb = plan.find(pair.left), plan.find(pair.right)
+                if ra == rb:
+                    continue
+                ca, cb = members.get(ra, {ra}), members.get(rb, {rb})
+                if any(cannot.get(x, set()) & cb for x in ca):
+                    blocked += 1
+                    queue.append(self._queue_row(ws, pair, reason="rejected_pair_in_cluster"))
+                    continue
+                plan.parent[rb] = ra
+                members[ra] = ca | cb
                 batch.append(pair)
                 if len(batch) >= MERGE_BATCH:
                     flush()
