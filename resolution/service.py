@@ -222,11 +222,15 @@ class ResolutionService:
 
         # A rejected (or undone) pair must not end up in one profile through a third one either:
         # clusters planned in this run are checked against these cannot-link pairs.
+        # Pairs are mapped to the profiles they live in now (a side may sit merged in another one).
+        ends = [tuple(key.rsplit("|", 2)[1:]) for key in decided]
+        now_in = self.repo.roots(workspace=ws, ids=sorted({x for e in ends for x in e})) if ends else {}
         cannot: dict[str, set[str]] = {}
-        for key in decided:
-            _, a, b = key.rsplit("|", 2)
-            cannot.setdefault(a, set()).add(b)
-            cannot.setdefault(b, set()).add(a)
+        for a0, b0 in ends:
+            a, b = now_in.get(a0, a0), now_in.get(b0, b0)
+            if a != b:
+                cannot.setdefault(a, set()).add(b)
+                cannot.setdefault(b, set()).add(a)
         plan = _Roots()
         members: dict[str, set[str]] = {}
 
