@@ -95,12 +95,15 @@ class RequestContext:
 
 
 def _start_scheduler(c: Container) -> Scheduler | None:
-    """Periodic model refresh and segment sweeps, when an interval is configured (off by default)."""
+    """Periodic model refresh, segment sweeps and identity matching, when an interval is set (off by default)."""
+    from api.identity_wiring import identity_jobs
+
     s = c.analytics_settings
-    if s.refresh_interval_seconds <= 0 and s.sweep_interval_seconds <= 0:
-        return None
     jobs = model_jobs(analytics=c.analytics, segments=c.segments, refresh_interval=s.refresh_interval_seconds,
                       sweep_interval=s.sweep_interval_seconds, workspaces=c.analytics.repo.workspaces)
+    jobs += identity_jobs(c)
+    if not any(j.interval > 0 for j in jobs):
+        return None
     scheduler = Scheduler(jobs, leases=c.leases())
     scheduler.start()
     log.info("scheduler_started", jobs=[j.name for j in scheduler.jobs])

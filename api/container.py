@@ -51,6 +51,7 @@ from graph.identity import IdentityRepository, TraitRepository
 from graph.policies import PolicyRepository
 from graph.principals import PrincipalRepository
 from graph.profiles import ProfileRepository
+from graph.resolution import ResolutionRepository
 from graph.retention import RetentionRepository
 from graph.segments import SegmentRepository
 from graph.settings import Neo4jSettings
@@ -72,6 +73,8 @@ from privacy.reader import ProfileReader
 from privacy.retention import RetentionService, load_retention_policy
 from privacy.settings import CryptoSettings, PrivacySettings
 from privacy.vault import FieldVault
+from resolution.service import ResolutionService
+from resolution.settings import ResolutionSettings
 from segments.realtime import RealtimeEvaluator
 from segments.service import SegmentService
 from segments.usecases import SegmentCases
@@ -115,6 +118,7 @@ class Container:
     realtime: RealtimeEvaluator | None
     reports: Reports
     segment_cases: SegmentCases
+    resolution: ResolutionService  # probabilistic identity resolution (resolution/)
 
     def migrate(self) -> tuple[list[int], int, int]:
         """Apply schema migrations: (applied now, current version, latest version)."""
@@ -324,6 +328,8 @@ def build_container(
         segment_cases=SegmentCases(pipeline=pipeline, segments=segments, kanon=kanon),
         analytics_settings=analytics_settings,
         analytics=analytics_service,
+        resolution=ResolutionService(repo=ResolutionRepository(driver, database=db), reader=profiles,
+                                     authz=authz, audit=audit, rules=rules, settings=ResolutionSettings()),
         durable=durable,
         activation=ActivationService(driver=driver, database=db, pipeline=pipeline, audit=audit,
                                      jurisdiction=consent_settings.jurisdiction),

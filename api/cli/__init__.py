@@ -14,6 +14,7 @@ from api.cli import (
     audit,
     data,
     dsr,
+    identity,
     log,
     people,
     privacy,
@@ -35,6 +36,7 @@ audit.register(app)
 dsr.register(app)
 retention.register(app)
 analytics.register(app)
+identity.register(app)
 log.register(app)
 activation.register(app)
 secrets.register(app)

@@ -17,6 +17,7 @@ from api.graphql.analytics import ReportMutations, ReportQueries, SegmentMutatio
 from api.graphql.console import ConsoleQueries
 from api.graphql.errors import ClientError
 from api.graphql.hardening import VeilSchema, extensions
+from api.graphql.identity import IdentityMutations, IdentityQueries
 from api.graphql.limits import Limits
 from api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from api.graphql.types import (
@@ -93,7 +94,7 @@ class ProfileFilterInput:
 
 
 @strawberry.type
-class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries, ActivationQueries):
+class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries, ActivationQueries, IdentityQueries):
     @strawberry.field(description="A profile by id")
     async def profile(self, info: Info, id: strawberry.ID, purpose: PurposeEnum | None = None) -> Profile:
         ctx = _ctx(info, purpose)
@@ -180,7 +181,7 @@ class Query(PrivacyQuery, SegmentQueries, ReportQueries, ConsoleQueries, Activat
 
 
 @strawberry.type
-class Mutation(PrivacyMutation, SegmentMutations, ReportMutations, ActivationMutations):
+class Mutation(PrivacyMutation, SegmentMutations, ReportMutations, ActivationMutations, IdentityMutations):
     @strawberry.mutation(description="Log in as a staff user; returns a short-lived token")
     async def login(self, info: Info, username: str, password: str, workspace: str) -> LoginResult:
         veil = info.context["veil"]
