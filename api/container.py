@@ -329,7 +329,7 @@ def build_container(
         analytics_settings=analytics_settings,
         analytics=analytics_service,
         resolution=ResolutionService(repo=ResolutionRepository(driver, database=db), reader=profiles,
-                                     authz=authz, audit=audit, rules=rules, settings=ResolutionSettings()),
+                                     guard=guard, audit=audit, rules=rules, settings=ResolutionSettings()),
         durable=durable,
         activation=ActivationService(driver=driver, database=db, pipeline=pipeline, audit=audit,
                                      jurisdiction=consent_settings.jurisdiction),

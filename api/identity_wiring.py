@@ -26,8 +26,10 @@ def identity_jobs(c: Container, settings: ResolutionSettings | None = None) -> l
 
     def run() -> None:
         for ws in c.analytics.repo.workspaces():
+            # The scheduled job acts as a system principal with the admin role (identity
+            # resolution is admin-only); the guard authorizes and audits it like any caller.
             principal = Principal(id="system:identity-scheduler", kind=PrincipalKind.SYSTEM, workspace=ws,
-                                  roles=("system",))
+                                  roles=("admin",))
             try:
                 service.run(principal, incremental=True)
             except MatchingError as exc:  # e.g. too few profiles yet: try again next interval

@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from access.admin import principal_event
-from access.authz import Authorizer, Forbidden
-from access.principal import Principal, PrincipalKind
+from access.principal import Principal
 from audit.events import AuditAction, Decision
 from audit.service import AuditService
 from collect.rules import IdentityRules
 from core.errors import Conflict, NotFoundError
+from core.guard import GuardPort
 from graph.profiles import ProfileRecord
 from graph.resolution import (
     Candidate,
@@ -98,11 +98,11 @@ class _Roots:
 class ResolutionService:
     """Runs matching and serves the review queue for one process."""
 
-    def __init__(self, *, repo: ResolutionRepository, reader: ProfileReader, authz: Authorizer,
+    def __init__(self, *, repo: ResolutionRepository, reader: ProfileReader, guard: GuardPort,
                  audit: AuditService, rules: IdentityRules, settings: ResolutionSettings | None = None) -> None:
         self.repo = repo
         self.reader = reader
-        self.authz = authz
+        self.guard = guard
         self.audit = audit
         self.rules = rules
         self.settings = settings or ResolutionSettings()
@@ -110,15 +110,10 @@ class ResolutionService:
     # --- guard and audit -------------------------------------------------------------------------
 
     def _require(self, principal: Principal, action: str, *, subject: str | None = None) -> None:
+        # Every caller (GraphQL, the CLI's operator, the scheduler) is authorized by the one guard;
+        # the allowed action is audited by the method with what it did.
+        self.guard.require(principal, RESOURCE, action, subject=subject, audit_allow=False)
         self.repo.ensure_schema()
-        if principal.kind is PrincipalKind.SYSTEM:  # the CLI / scheduled jobs run with the operator's rights
-            return
-        try:
-            self.authz.require(principal, RESOURCE, action)
-        except Forbidden:
-            self._audit(principal, action=AuditAction.READ if action == "read" else AuditAction.WRITE,
-                        resource=RESOURCE, subject=subject, reason="forbidden", decision=Decision.DENY)
-            raise
 
     def _audit(self, principal: Principal, *, action: AuditAction, resource: str, reason: str,
                subject: str | None = None, decision: Decision = Decision.ALLOW, fields: tuple[str, ...] = (),

@@ -60,7 +60,7 @@ def _background(n: int) -> list[tuple[str, dict]]:
 
 @pytest.fixture()
 def system(workspace) -> Principal:
-    return Principal(id="system:steward-test", kind=PrincipalKind.SYSTEM, workspace=workspace, roles=("system",))
+    return Principal(id="system:steward-test", kind=PrincipalKind.SYSTEM, workspace=workspace, roles=("admin",))
 
 
 @pytest.fixture()
