@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from collect.isolate import write_isolating
+from collect.results import IngestResult, fill_result
 from core.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from collect.events import NormalizedEvent
-    from collect.service import IngestResult
     from graph.identity import BatchOutcome
 
 WriteFn = Callable[..., "tuple[list[str], frozenset[str], BatchOutcome]"]
@@ -48,7 +48,6 @@ class Coalescer:
         self._group.submit(_Job(accepted, result, workspace, source))
 
     def _flush(self, group: list[_Job]) -> list[None]:
-        from collect.service import fill_result
 
         first = group[0]
         events: list[NormalizedEvent] = []

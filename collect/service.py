@@ -12,7 +12,6 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -21,8 +20,9 @@ import orjson
 
 from collect.coalesce import Coalescer
 from collect.events import EventError, NormalizedEvent, Normalizer
-from collect.isolate import UNSTORABLE, unstorable_message, write_isolating
+from collect.isolate import write_isolating
 from collect.resolution import Planner, ProfileState, Snapshot
+from collect.results import IngestResult, Rejection, fill_result
 from collect.rules import IdentityRules
 from collect.sealing import TraitSealer
 from collect.settings import CollectSettings
@@ -42,32 +42,6 @@ from privacy.vault import SEALED_INTERACTION_FIELDS, FieldVault, is_pii_identifi
 SUPPRESSED = "suppressed_identity"
 
 log = logging.getLogger("veil.collect")
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """Why one event of a batch was refused."""
-
-    index: int
-    code: str
-    message: str
-    field: str | None
-
-
-@dataclass
-class IngestResult:
-    """Outcome of one ingest call."""
-
-    received: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
-    warnings: list[tuple[int, str]] = field(default_factory=list)
-    merges: int = 0
-    conflicts: int = 0
-    new_profiles: int = 0
-    profiles: dict[int, str] = field(default_factory=dict)  # event index -> profile id
-    consents: int = 0
 
 
 def _has_consent(context: dict[str, Any]) -> bool:
@@ -111,22 +85,6 @@ def _interaction_props(workspace: str, source: str, ev: NormalizedEvent, ident: 
         "group_id": ev.group_id,
     }
     return {k: v for k, v in props.items() if v is not None}
-
-
-def fill_result(accepted: list[tuple[int, NormalizedEvent]], result: IngestResult, landing: list[str | None],
-                created: set[str] | frozenset[str], *, workspace: str, failed: dict[int, str] | None = None) -> None:
-    """Per-event outcome: the landing profile, stored or duplicate; `failed` (position -> reason)
-    are events the store refused (collect.isolate), rejected by their index."""
-    for pos, ((i, ev), pid) in enumerate(zip(accepted, landing, strict=True)):
-        if pid is None:
-            reason = (failed or {}).get(pos, "write failed")
-            result.rejected.append(Rejection(i, UNSTORABLE, unstorable_message(reason), None))
-            continue
-        result.profiles[i] = pid
-        if f"{workspace}|{ev.message_id}" in created:
-            result.stored += 1
-        else:
-            result.duplicates += 1
 
 
 class IngestService:
