@@ -39,7 +39,11 @@ def container(neo4j_settings: Neo4jSettings, tmp_path_factory: pytest.TempPathFa
     temporary directory so parallel runs in other checkouts do not share it.
     """
     log = LogSettings(path=tmp_path_factory.mktemp("log") / "events.db")
-    c = build_container(app=AppSettings(env="test"), neo=neo4j_settings, collect=CollectSettings(), log=log)
+    # The shared test clients (TestClient, the live server, the browser tests) are many callers behind
+    # one address: the per-IP limit on unauthenticated GraphQL is raised for them. The limiter has
+    # its own tests (tests/api/test_graphql_hostile.py) with the shipped values and stricter ones.
+    app = AppSettings(env="test", graphql_anonymous_rate_per_second=1000.0, graphql_anonymous_rate_burst=10_000)
+    c = build_container(app=app, neo=neo4j_settings, collect=CollectSettings(), log=log)
     if not ping(c.driver, database=neo4j_settings.database):
         c.close()
         pytest.fail(f"Neo4j is not reachable at {neo4j_settings.uri}; run the tests with `make test`")
