@@ -57,11 +57,35 @@ class WriterStats:
 
 
 class GraphSink:
-    """Writes log entries to the graph: one transaction per workspace and source, poison isolated."""
+    """Writes log entries to the graph: one transaction per workspace and source, poison isolated.
+
+    Subclasses drain their log on a daemon thread (`_run`, which returns when `_stop` is set)."""
+
+    thread_name = "veil-writer"
 
     def __init__(self, *, service: IngestService) -> None:
         self.service = service
         self.stats = WriterStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Run the drain loop on a daemon thread (idempotent)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the current cycle and stop."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        raise NotImplementedError
 
     def write_entries(self, entries: list[LogEntry], *, done: list[LogEntry], touched: dict[str, set[str]],
                       dead: list[Poison]) -> None:
@@ -149,30 +173,19 @@ class GraphSink:
 class LogWriter(GraphSink):
     """Drains the log into the graph on a background thread; `drain_once` for the CLI and tests."""
 
+    thread_name = "veil-log-writer"
+
     def __init__(self, *, log: SqliteLog, service: IngestService, settings: LogSettings, feed: bool = False) -> None:
         super().__init__(service=service)
         self.log = log
         self.settings = settings
         self.feed = feed
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_prune = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Run the drain loop on a daemon thread (idempotent)."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="veil-log-writer", daemon=True)
-        self._thread.start()
-
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the current cycle and stop."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        """Finish the current cycle, stop and hand the drainer lock back."""
+        super().stop(timeout)
         self.log.release_writer()
 
     def _run(self) -> None:

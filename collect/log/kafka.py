@@ -236,28 +236,14 @@ def _entry(msg: Message) -> LogEntry:
 class KafkaWriter(GraphSink):
     """A member of the writers' consumer group: poll, write the graph, then commit the offsets."""
 
+    thread_name = "veil-kafka-writer"
+
     def __init__(self, *, log: KafkaLog, service: IngestService, settings: LogSettings,
                  on_committed: Callable[[str, list[str]], None] | None = None) -> None:
         super().__init__(service=service)
         self.log = log
         self.settings = settings
         self.on_committed = on_committed
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Join the group and consume on a daemon thread (idempotent)."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="veil-kafka-writer", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Leave the group after the current batch."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def _consumer(self) -> Consumer:
         c = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": self.settings.kafka_group,
